@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands of the faultline binary, dispatched from cli/main.c. */
+#ifndef FL_CLI_H
+#define FL_CLI_H
+
+/* `faultline pki ...`: ARGV[0] is "pki", ARGV[1] the pki subcommand ("init").
+ * Returns the process exit status: 0 success, 1 failure, 2 usage error.
+ * Uses getopt_long (resets optind), so call it from the main thread only. */
+int cli_pki_main(int argc, char **argv);
+
+/* `faultline page-server ...`: ARGV[0] is "page-server".  Same exit codes. */
+int ps_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* faultline: post-copy live migration for CRIU.  Subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+"usage: faultline COMMAND [ARGS]\n"
+"\n"
+"Post-copy live migration of Linux processes with CRIU.\n"
+"\n"
+"Commands:\n"
+"    page-server   serve the lazy pages of a CRIU dump (source side)\n"
+"    pki           make a CA and TLS certificates: `faultline pki init DIR`\n"
+"\n"
+"`faultline COMMAND --help` describes each one.\n";
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "page-server", ps_main },
+	{ "pki", cli_pki_main },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "faultline: unknown command '%s'\n\n%s", argv[1], usage);
+	return 2;
+}

@@ -1,0 +1,211 @@
+# shellcheck shell=bash
+# Helpers for faultline's end-to-end tests. Source it from a test script:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   t_init                      # root/tool checks, output dir, exit trap
+#   pid=$(t_start_workload "$T_OUT/wl" 64)
+#   t_dump "$pid" "$T_OUT/img"
+#   ...
+#   t_verify "$T_OUT/wl" || t_fail "memory differs after restore"
+#   t_pass
+#
+# Exit codes: 0 pass, 1 fail, 77 skip. Every wait has a timeout, and everything a test
+# starts through these helpers (workloads, restored tasks, daemons) is killed on exit,
+# and fs.pipe-max-size is put back if t_pipe_max_raise changed it.
+# Environment: CRIU (default .deps/bin/criu), T_KEEP=1 keeps the output dir on success.
+
+T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$T_ROOT
+CRIU=${CRIU:-$ROOT/.deps/bin/criu}
+FAULTLINE=${FAULTLINE:-$ROOT/build/faultline}
+MEMFILL=${MEMFILL:-$ROOT/build/workloads/memfill}
+T_NAME=${T_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
+T_OUT=${T_OUT:-$ROOT/tests/e2e/out/$T_NAME}
+T_PIPE_SAVE=${TMPDIR:-/tmp}/faultline-pipe-max-size.orig
+T_PIPE_SYSCTL=/proc/sys/fs/pipe-max-size
+
+t_log() { printf '%s: %s\n' "$T_NAME" "$*" >&2; }
+
+# t_fail MSG: print MSG with the caller's file:line and exit 1.
+t_fail() {
+	printf '%s: FAIL: %s:%s: %s\n' "$T_NAME" "$(basename "${BASH_SOURCE[1]:-?}")" \
+		"${BASH_LINENO[0]:-?}" "$*" >&2
+	exit 1
+}
+
+t_skip() { t_log "SKIP: $*"; exit 77; }
+t_pass() { t_log "PASS${1:+: $*}"; exit 0; }
+
+# t_track PID...: kill these processes when the test exits.
+t_track() { printf '%s\n' "$@" >>"$T_OUT/.pids"; }
+
+# t_on_exit CMD: run CMD (a string) when the test exits, most recent first.
+t_on_exit() { T_EXIT_CMDS=("$1" "${T_EXIT_CMDS[@]}"); }
+
+t_cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	set +e
+	for c in "${T_EXIT_CMDS[@]}"; do eval "$c"; done
+	if [[ -f $T_OUT/.pids ]]; then
+		while read -r pid; do kill -KILL "$pid" 2>/dev/null; done < <(tac "$T_OUT/.pids")
+	fi
+	t_dmesg_report
+	if [[ $rc -eq 0 && -z ${T_KEEP:-} ]]; then
+		rm -rf "$T_OUT"
+	elif [[ $rc -ne 0 ]]; then
+		t_log "output kept in $T_OUT"
+	fi
+	exit "$rc"
+}
+
+# t_init: check that we can run, make a fresh $T_OUT, install the exit trap.
+t_init() {
+	[[ $(id -u) -eq 0 ]] || t_skip "needs root"
+	[[ -x $MEMFILL ]] || t_fail "$MEMFILL missing: run make"
+	T_EXIT_CMDS=()
+	rm -rf "$T_OUT" && mkdir -p "$T_OUT" || t_fail "cannot create $T_OUT"
+	T_DMESG_START=$(dmesg 2>/dev/null | wc -l)
+	trap t_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+# t_require_criu [WRAPPER]: skip unless that CRIU runs; prints nothing.
+t_require_criu() {
+	local c=${1:-$CRIU}
+	[[ -x $c ]] && "$c" --version >/dev/null 2>&1 || t_skip "$c does not run (make deps)"
+}
+
+# t_dmesg_report: show kernel messages logged during the test that point at a crash.
+t_dmesg_report() {
+	[[ -n ${T_DMESG_START:-} ]] || return 0
+	dmesg 2>/dev/null | tail -n +"$((T_DMESG_START + 1))" |
+		grep -E 'segfault|BUG:|WARNING:|general protection|Oops' >&2 || true
+}
+
+# t_with_timeout SECS CMD...: run an external command with a time limit (SIGKILL 5 s
+# after SIGTERM). Returns the command's status, or 124 on timeout with a message.
+t_with_timeout() {
+	local secs=$1 rc=0
+	shift
+	timeout --kill-after=5 "$secs" "$@" || rc=$?
+	[[ $rc -eq 124 || $rc -eq 137 ]] && t_log "timed out after ${secs}s: $*"
+	return "$rc"
+}
+
+# t_wait_for SECS CMD...: poll CMD every 20 ms until it succeeds; 1 on timeout.
+t_wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
+# t_start_workload DIR SIZE_MIB [memfill args]: start memfill in its own pid namespace as
+# session leader (no new mount namespace), stdio to /dev/null and DIR/memfill.err, wait
+# for DIR/ready and print memfill's pid in the root namespace: the pid to dump.
+t_start_workload() {
+	local dir=$1 mib=$2 upid pid="" limit=$((20 + $2 / 32))
+	shift 2
+	mkdir -p "$dir" && rm -f "$dir"/{ready,go,result}
+	unshare -p -f setsid "$MEMFILL" --size "$mib" --dir "$dir" "$@" \
+		</dev/null >/dev/null 2>>"$dir/memfill.err" &
+	upid=$!
+	t_track "$upid"
+	t_wait_for "$limit" test -e "$dir/ready" ||
+		t_fail "workload not ready after ${limit}s: $(cat "$dir/memfill.err")"
+	# unshare -f forks: the workload is unshare's child (setsid execs in place).
+	pid=$(pgrep -P "$upid" | head -1)
+	if [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) != memfill ]]; then
+		pid=$(pgrep -P "$pid" | head -1)
+	fi
+	[[ -n $pid ]] || t_fail "cannot find the workload under unshare $upid"
+	t_track "$pid"
+	echo "$pid" >"$dir/pid"
+	echo "$pid"
+}
+
+# t_verify DIR [SECS]: tell the workload to check its memory and wait for its verdict.
+# Returns 0 on "OK", 1 otherwise (the verdict or the timeout is printed).
+t_verify() {
+	local dir=$1 secs=${2:-60} res
+	touch "$dir/go"
+	if ! t_wait_for "$secs" test -s "$dir/result"; then
+		t_log "no result in $dir after ${secs}s"
+		return 1
+	fi
+	res=$(cat "$dir/result")
+	[[ $res == OK* ]] && return 0
+	t_log "workload says: $res"
+	return 1
+}
+
+# t_criu_log LOG: print the tail of a CRIU log after a failure.
+t_criu_log() { [[ -f $1 ]] && tail -n 15 "$1" | sed 's/^/    /' >&2; return 0; }
+
+# t_dump PID IMGDIR [criu args]: criu dump (log IMGDIR/dump.log); 1 on failure.
+t_dump() {
+	local pid=$1 img=$2
+	shift 2
+	mkdir -p "$img"
+	t_with_timeout "${T_DUMP_TIMEOUT:-120}" "$CRIU" dump -t "$pid" -D "$img" \
+		-o dump.log -v4 "$@" && return 0
+	t_log "criu dump failed"
+	t_criu_log "$img/dump.log"
+	return 1
+}
+
+# t_restore IMGDIR [criu args]: detached criu restore (log IMGDIR/restore.log); tracks
+# the restored root task (pid in IMGDIR/restored.pid). 1 on failure.
+t_restore() {
+	local img=$1
+	shift
+	rm -f "$img/restored.pid"
+	if ! t_with_timeout "${T_RESTORE_TIMEOUT:-120}" "$CRIU" restore -D "$img" -d \
+		--pidfile restored.pid -o restore.log -v4 "$@"; then
+		t_log "criu restore failed"
+		t_criu_log "$img/restore.log"
+		return 1
+	fi
+	t_track "$(cat "$img/restored.pid")"
+}
+
+# t_daemon PIDFILE CMD...: run a command that daemonizes with --daemon --pidfile PIDFILE
+# (CRIU style; PIDFILE relative to its -D dir must be given as an absolute path here),
+# within 30 s, and track the daemon. 1 on failure.
+t_daemon() {
+	local pidfile=$1
+	shift
+	rm -f "$pidfile"
+	t_with_timeout 30 "$@" || return 1
+	t_wait_for 5 test -s "$pidfile" || return 1
+	t_track "$(cat "$pidfile")"
+}
+
+# t_wait_exit PID SECS: wait for a process that is not our child to exit; 1 on timeout.
+t_wait_exit() {
+	t_wait_for "$2" eval "! kill -0 $1 2>/dev/null"
+}
+
+# t_free_port: print a TCP port on 127.0.0.1 that is free right now.
+t_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# t_pipe_max_raise [BYTES]: raise fs.pipe-max-size (default 4 MiB, what CRIU's own lazy
+# page servers need here) until the test exits. The original value is also kept in a
+# file, so a run that was killed is mended by the next raise or restore.
+t_pipe_max_raise() {
+	local want=${1:-4194304}
+	[[ -f $T_PIPE_SAVE ]] || cat "$T_PIPE_SYSCTL" >"$T_PIPE_SAVE"
+	t_on_exit t_pipe_max_restore
+	echo "$want" >"$T_PIPE_SYSCTL" || t_fail "cannot set fs.pipe-max-size"
+}
+
+# t_pipe_max_restore: put fs.pipe-max-size back to what it was before t_pipe_max_raise.
+t_pipe_max_restore() {
+	[[ -f $T_PIPE_SAVE ]] || return 0
+	cat "$T_PIPE_SAVE" >"$T_PIPE_SYSCTL" && rm -f "$T_PIPE_SAVE"
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Suite constructors run by tests/unit/main.c: one Suite per module. */
+#ifndef FL_TEST_SUITES_H
+#define FL_TEST_SUITES_H
+
+#include <check.h>
+
+/* --- suite constructors: append one line per module --- */
+Suite *img_suite(void);
+/* --- end of suite constructors --- */
+
+#endif
