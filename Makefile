@@ -11,6 +11,7 @@ CLANG   ?= clang
 CFLAGS  ?= -O2 -g
 BUILD   ?= build
 SAN     ?=
+FUZZ_SECONDS ?= 30
 
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wunused-parameter -Wshadow -Wno-missing-field-initializers \
 	-MMD -MP -D_GNU_SOURCE -I. -I$(BUILD)/gen -Icommon
@@ -31,6 +32,7 @@ msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 DEPS_STAMP := .deps/stamp

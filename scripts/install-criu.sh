@@ -131,6 +131,7 @@ install_one() {
 	rm -rf "$prefix.new" && mkdir -p "$prefix.new"
 	for deb in "$apt"/cache/archives/*.deb; do
 		dpkg -x "$deb" "$prefix.new"
+		# shellcheck disable=SC2016 # dpkg-deb's own ${Field} syntax
 		dpkg-deb -W --showformat='${Package} ${Version}\n' "$deb" >>"$prefix.new/PACKAGES"
 	done
 	[[ -x $prefix.new/usr/sbin/criu && -e $prefix.new/usr/lib/$MULTIARCH/ld-linux-x86-64.so.2 ]] ||
@@ -151,7 +152,7 @@ install_one() {
 main() {
 	local which=("$@")
 	[[ ${#which[@]} -gt 0 ]] || which=(4.2 4.1)
-	command -v apt-get >/dev/null && command -v dpkg >/dev/null || die "needs apt-get and dpkg (Debian)"
+	command -v apt-get >/dev/null || die "needs apt-get and dpkg (Debian)"
 	[[ $(dpkg --print-architecture) == amd64 ]] || die "only amd64 is supported"
 	for w in "${which[@]}"; do
 		case $w in

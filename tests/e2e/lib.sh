@@ -20,6 +20,7 @@ CRIU=${CRIU:-$ROOT/.deps/bin/criu}
 FAULTLINE=${FAULTLINE:-$ROOT/build/faultline}
 MEMFILL=${MEMFILL:-$ROOT/build/workloads/memfill}
 T_NAME=${T_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
+[[ $(basename "$CRIU") == criu ]] || T_NAME+=-$(basename "$CRIU")
 T_OUT=${T_OUT:-$ROOT/tests/e2e/out/$T_NAME}
 T_PIPE_SAVE=${TMPDIR:-/tmp}/faultline-pipe-max-size.orig
 T_PIPE_SYSCTL=/proc/sys/fs/pipe-max-size
@@ -36,20 +37,39 @@ t_fail() {
 t_skip() { t_log "SKIP: $*"; exit 77; }
 t_pass() { t_log "PASS${1:+: $*}"; exit 0; }
 
-# t_track PID...: kill these processes when the test exits.
-t_track() { printf '%s\n' "$@" >>"$T_OUT/.pids"; }
+# t_starttime PID: the process's start time in clock ticks (stat field 22), or nothing.
+t_starttime() {
+	local st f
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	read -ra f <<<"${st##*) }"
+	echo "${f[19]}"
+}
+
+# t_track PID...: kill these processes when the test exits. The start time is kept
+# too, so a pid that was reused meanwhile is left alone.
+t_track() {
+	for p in "$@"; do echo "$p $(t_starttime "$p")" >>"$T_OUT/.pids"; done
+}
+
+# t_kill_tracked: SIGKILL every tracked process that is still the one we tracked.
+t_kill_tracked() {
+	local pid st
+	[[ -f $T_OUT/.pids ]] || return 0
+	while read -r pid st; do
+		[[ -n $st && $(t_starttime "$pid") == "$st" ]] && kill -KILL "$pid" 2>/dev/null
+	done < <(tac "$T_OUT/.pids")
+	return 0
+}
 
 # t_on_exit CMD: run CMD (a string) when the test exits, most recent first.
 t_on_exit() { T_EXIT_CMDS=("$1" "${T_EXIT_CMDS[@]}"); }
 
 t_cleanup() {
-	local rc=$? pid
+	local rc=$?
 	trap - EXIT INT TERM
 	set +e
 	for c in "${T_EXIT_CMDS[@]}"; do eval "$c"; done
-	if [[ -f $T_OUT/.pids ]]; then
-		while read -r pid; do kill -KILL "$pid" 2>/dev/null; done < <(tac "$T_OUT/.pids")
-	fi
+	t_kill_tracked
 	t_dmesg_report
 	if [[ $rc -eq 0 && -z ${T_KEEP:-} ]]; then
 		rm -rf "$T_OUT"
@@ -64,7 +84,8 @@ t_init() {
 	[[ $(id -u) -eq 0 ]] || t_skip "needs root"
 	[[ -x $MEMFILL ]] || t_fail "$MEMFILL missing: run make"
 	T_EXIT_CMDS=()
-	rm -rf "$T_OUT" && mkdir -p "$T_OUT" || t_fail "cannot create $T_OUT"
+	rm -rf "$T_OUT"
+	mkdir -p "$T_OUT" || t_fail "cannot create $T_OUT"
 	T_DMESG_START=$(dmesg 2>/dev/null | wc -l)
 	trap t_cleanup EXIT
 	trap 'exit 1' INT TERM
@@ -73,7 +94,9 @@ t_init() {
 # t_require_criu [WRAPPER]: skip unless that CRIU runs; prints nothing.
 t_require_criu() {
 	local c=${1:-$CRIU}
-	[[ -x $c ]] && "$c" --version >/dev/null 2>&1 || t_skip "$c does not run (make deps)"
+	if [[ ! -x $c ]] || ! "$c" --version >/dev/null 2>&1; then
+		t_skip "$c does not run (make deps)"
+	fi
 }
 
 # t_dmesg_report: show kernel messages logged during the test that point at a crash.
@@ -184,9 +207,19 @@ t_daemon() {
 	t_track "$(cat "$pidfile")"
 }
 
-# t_wait_exit PID SECS: wait for a process that is not our child to exit; 1 on timeout.
+# t_alive PID: true while PID runs. A zombie counts as gone: daemons and detached
+# restored tasks are reparented to PID 1, which may reap them late.
+t_alive() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[[ ${st:0:1} != Z ]]
+}
+
+# t_wait_exit PID SECS: wait for a process that need not be our child to exit;
+# 1 on timeout.
 t_wait_exit() {
-	t_wait_for "$2" eval "! kill -0 $1 2>/dev/null"
+	t_wait_for "$2" eval "! t_alive $1"
 }
 
 # t_free_port: print a TCP port on 127.0.0.1 that is free right now.

@@ -2,16 +2,19 @@
 # Baseline: plain criu dump + criu restore of a 64 MiB two-thread workload, which then
 # verifies every byte. Checks the harness and the private CRIU install themselves.
 # CRIU=.deps/bin/criu-4.1 runs it against CRIU 4.1.
+# e2e-criu: 4.2 4.1
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 t_init
-t_require_criu
+t_require_criu "$CRIU"
 
 wl=$T_OUT/wl
 img=$T_OUT/img
 pid=$(t_start_workload "$wl" 64 --threads 2) || t_fail "workload did not start"
-[[ $(ls "/proc/$pid/task" | wc -l) -eq 3 ]] || t_fail "workload should have 3 threads"
+tasks=("/proc/$pid/task"/*)
+[[ ${#tasks[@]} -eq 3 ]] || t_fail "workload should have 3 threads"
 t_dump "$pid" "$img" || t_fail "dump failed"
 t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
 

@@ -5,11 +5,13 @@
 # CRIU's lazy page server needs fs.pipe-max-size = 4 MiB here (docs/criu-interop.md),
 # so the test raises it and puts it back on exit.
 # CRIU=.deps/bin/criu-4.1 runs it against CRIU 4.1.
+# e2e-criu: 4.2 4.1
 set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 t_init
-t_require_criu
+t_require_criu "$CRIU"
 [[ -e /dev/userfaultfd || -e /proc/sys/vm/unprivileged_userfaultfd ]] || t_skip "no userfaultfd"
 
 wl=$T_OUT/wl
@@ -18,7 +20,7 @@ pid=$(t_start_workload "$wl" 64) || t_fail "workload did not start"
 t_dump "$pid" "$img" || t_fail "dump failed"
 t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
 
-t_pipe_max_raise
+t_pipe_max_raise 4194304
 port=$(t_free_port)
 t_daemon "$img/ps.pid" "$CRIU" page-server -D "$img" --lazy-pages --address 127.0.0.1 \
 	--port "$port" --daemon --pidfile "$img/ps.pid" -o ps.log -v4 ||

@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -14,10 +16,16 @@
 
 #include "images/img.h"
 
-/* Aborts the test with errno and file:line when a setup step fails. */
-#define t_die_if(cond)                                                        \
-	ck_assert_msg(!(cond), "%s:%d: %s failed (errno %d: %s)", __FILE__, \
-		      __LINE__, #cond, errno, strerror(errno))
+/* Aborts with errno and file:line when a setup step fails (usable outside
+ * a Check test too, e.g. by a corpus generator). */
+#define t_die_if(cond)                                                            \
+	do {                                                                      \
+		if (cond) {                                                       \
+			fprintf(stderr, "%s:%d: %s (errno %d: %s)\n", __FILE__,  \
+				__LINE__, #cond, errno, strerror(errno));         \
+			abort();                                                  \
+		}                                                                 \
+	} while (0)
 
 /* ERR names image NAME and contains "offset OFF". */
 #define t_assert_err_at(err, name, off)                                          \

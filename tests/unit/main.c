@@ -13,6 +13,9 @@ int main(void)
 	static Suite *(*const suites[])(void) = {
 		/* --- suite list: append one line per module --- */
 		img_suite,
+		proto_suite,
+		tls_suite,
+		pki_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

@@ -7,6 +7,9 @@
 
 /* --- suite constructors: append one line per module --- */
 Suite *img_suite(void);
+Suite *proto_suite(void);
+Suite *tls_suite(void);
+Suite *pki_suite(void);
 /* --- end of suite constructors --- */
 
 #endif
