@@ -213,8 +213,12 @@ static void read_done(struct xport_op *op, int res)
 static void session_end(struct ps_session *s)
 {
 	struct ps_server *srv = s->srv;
-	int clean = !s->conn.err && s->state == S_CLOSING;
+	/* After our CLOSE reply, a client that resets instead of closing is fine. */
+	int clean = s->state == S_CLOSING &&
+		    (!s->conn.err || s->conn.err == -ECONNRESET || s->conn.err == -EPIPE);
 
+	if (clean)
+		s->conn.err = 0;
 	if (s->conn.err)
 		fl_err(s->conn.peer, "closing connection: %s", s->conn.errmsg);
 	fl_info(s->conn.peer, "session %s: %llu GETs, %llu pages (%.1f MiB) in %.3f s",
@@ -233,7 +237,7 @@ static void session_end(struct ps_session *s)
 
 static int finished(struct ps_session *s)
 {
-	if (s->conn.err)
+	if (s->conn.err || s->state == S_DONE)
 		return 1;
 	/* EOF: after CLOSE it is the normal end; without CLOSE a lazy client
 	 * simply went away.  Either way, finish sending what is queued first. */
@@ -258,8 +262,8 @@ static void step(struct ps_session *s)
 	if (!finished(s))
 		return;
 	if (s->state != S_DONE) {
-		s->state = S_DONE;
 		session_end(s);
+		s->state = S_DONE;
 		xport_conn_abort(&s->conn);
 	}
 	if (xport_conn_busy(&s->conn) || s->read_busy)

@@ -145,7 +145,9 @@ install_one() {
 		echo "install-criu: warning: Debian $suite now has CRIU $ver, not $tag.x" >&2
 	echo "$ver" >"$prefix/VERSION"
 	mv "$wrapper.new" "$wrapper"
+	# The downloaded .debs and the suite's index (~60 MB) are no longer needed.
 	pvt_apt "$apt" apt-get -q clean >>"$log" 2>&1 || true
+	rm -rf "$apt/lists" "$apt/cache"
 	echo "install-criu: CRIU $ver ready: .deps/bin/$wname ($((SECONDS - t0)) s)"
 }
 

@@ -137,7 +137,8 @@ int xport_conn_fail(struct xport_conn *c, int err, const char *fmt, ...)
 		vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 		va_end(ap);
 	}
-	xport_conn_abort(c);
+	if (!c->linger)
+		xport_conn_abort(c);
 	return err;
 }
 
@@ -163,8 +164,15 @@ static void recv_done(struct xport_op *op, int res)
 			c->established = 1;
 			res = c->ops->ingest(c); /* data may follow the handshake */
 		}
-		if (res < 0)
-			xport_conn_fail(c, res, "%s", c->errmsg[0] ? c->errmsg : strerror(-res));
+		if (res < 0) {
+			char why[sizeof(c->errmsg)];
+
+			snprintf(why, sizeof(why), "%s", c->errmsg[0] ? c->errmsg : strerror(-res));
+			c->errmsg[0] = 0;
+			/* Let a TLS alert reach the peer before the socket goes. */
+			c->linger = 1;
+			xport_conn_fail(c, res, "%s", why);
+		}
 	} else if (res == 0) {
 		c->eof = 1;
 	} else if (!c->aborted) {
@@ -223,8 +231,13 @@ static void arm_send(struct xport_conn *c)
 
 int xport_conn_pump(struct xport_conn *c)
 {
-	if (c->err)
+	if (c->err) {
+		if (c->linger && c->out.bytes && !c->aborted)
+			arm_send(c);
+		else
+			xport_conn_abort(c);
 		return c->err;
+	}
 	arm_send(c);
 	arm_recv(c);
 	return c->err;

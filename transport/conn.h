@@ -78,6 +78,7 @@ struct xport_conn {
 	struct iovec iov[XPORT_MAX_IOV];
 	struct msghdr msg;
 	unsigned recv_busy : 1, send_busy : 1, established : 1, eof : 1, aborted : 1;
+	unsigned linger : 1;     /* on failure, flush out (a TLS alert) before aborting */
 	int err;                /* first fatal error, -errno; sticky */
 	char errmsg[256];       /* why, when err is set */
 	void (*notify)(struct xport_conn *c);
@@ -120,7 +121,8 @@ static inline size_t xport_conn_queued(const struct xport_conn *c)
 int xport_conn_shutdown(struct xport_conn *c);
 
 /* Records a fatal error (the first one wins) and aborts the socket so that
- * in-flight operations complete.  Returns ERR. */
+ * in-flight operations complete (after flushing out, if linger is set: the
+ * next pump does it).  Returns ERR. */
 int xport_conn_fail(struct xport_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

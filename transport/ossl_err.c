@@ -24,6 +24,13 @@ static void reason_text(unsigned long e, char *out, size_t len)
 		ERR_error_string_n(e, out, len);
 }
 
+/* "PEM lib", "system lib": a layer saying that the layer below failed. */
+static int is_wrapper(unsigned long e)
+{
+	return !ERR_SYSTEM_ERROR(e) && ERR_COMMON_ERROR(e) &&
+	       (ERR_GET_REASON(e) & ~(ERR_RFLAGS_MASK << ERR_RFLAGS_OFFSET)) < 256;
+}
+
 static int errno_of(unsigned long e, int dflt)
 {
 	if (ERR_SYSTEM_ERROR(e))
@@ -35,10 +42,10 @@ static int errno_of(unsigned long e, int dflt)
 
 int xport_ossl_errq(char *buf, size_t len, int dflt)
 {
-	char r[256];
-	unsigned long e;
-	size_t used = 0;
+	unsigned long e, wrapper = 0;
 	int ret = dflt, first = 1;
+	size_t used;
+	char r[256];
 
 	if (len)
 		buf[0] = '\0';
@@ -46,12 +53,18 @@ int xport_ossl_errq(char *buf, size_t len, int dflt)
 		if (first)
 			ret = errno_of(e, dflt);
 		first = 0;
+		if (is_wrapper(e)) {
+			wrapper = e;
+			continue;
+		}
 		reason_text(e, r, sizeof(r));
 		/* OpenSSL often stacks the same reason at several layers. */
-		if (!len || strstr(buf, r))
+		if (!len || strcasestr(buf, r))
 			continue;
 		used = strlen(buf);
 		snprintf(buf + used, len - used, "%s%s", used ? ": " : "", r);
 	}
+	if (len && !buf[0] && wrapper)
+		reason_text(wrapper, buf, len);
 	return ret;
 }

@@ -422,9 +422,23 @@ static int write_set(const struct xport_pki_req *req, struct pki_set *set, char 
 	return ret;
 }
 
+/* "faultline CA 9f3a01c2": a CA of another `pki init` then has another name,
+ * so mixing up directories reads "unable to get local issuer certificate"
+ * rather than a confusing mismatch between two equally named CAs. */
+static int ca_name(char *out, size_t len, char *msg, size_t msglen)
+{
+	unsigned char r[4];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return ossl_fail(msg, msglen, "cannot get random bytes");
+	snprintf(out, len, "faultline CA %02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+	return 0;
+}
+
 int xport_pki_init(const struct xport_pki_req *req, char *msg, size_t msglen)
 {
 	struct pki_set set = { 0 };
+	char ca_cn[32];
 	int ret;
 
 	ERR_clear_error();
@@ -435,7 +449,9 @@ int xport_pki_init(const struct xport_pki_req *req, char *msg, size_t msglen)
 		ret = check_free(req, msg, msglen);
 	if (ret)
 		return ret;
-	ret = make_ident(&set.ca, "faultline CA", NULL, req, msg, msglen);
+	ret = ca_name(ca_cn, sizeof(ca_cn), msg, msglen);
+	if (!ret)
+		ret = make_ident(&set.ca, ca_cn, NULL, req, msg, msglen);
 	if (!ret)
 		ret = make_ident(&set.srv, "faultline-server", &set.ca, req, msg, msglen);
 	if (!ret)

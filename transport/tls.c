@@ -59,18 +59,34 @@ static int setup_protocol(SSL_CTX *ctx, char *msg, size_t len)
 	return 0;
 }
 
+/* "OPT PATH: reason" for a system error (ENOENT, EACCES...), else
+ * "OPT PATH: WHAT (OpenSSL's reasons)". */
+static int file_fail(char *msg, size_t len, const char *opt, const char *path, const char *what)
+{
+	char reasons[256];
+	int ret = xport_ossl_errq(reasons, sizeof(reasons), -EINVAL);
+
+	if (ret != -EINVAL)
+		snprintf(msg, len, "%s %s: %s", opt, path, reasons);
+	else
+		snprintf(msg, len, "%s %s: %s (%s)", opt, path, what,
+			 reasons[0] ? reasons : "no details");
+	return ret;
+}
+
 static int load_identity(SSL_CTX *ctx, const struct xport_tls_cfg *cfg, char *msg, size_t len)
 {
 	unsigned long e;
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1)
-		return ossl_fail(msg, len, -EINVAL, "tls-cert %s", cfg->cert);
+		return file_fail(msg, len, "tls-cert", cfg->cert, "no usable PEM certificate");
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
 		/* A key of the certificate's type that does not match fails here;
 		 * one of another type fails in SSL_CTX_check_private_key below. */
 		e = ERR_peek_last_error();
 		if (ERR_GET_LIB(e) != ERR_LIB_X509 || ERR_GET_REASON(e) != X509_R_KEY_VALUES_MISMATCH)
-			return ossl_fail(msg, len, -EINVAL, "tls-key %s", cfg->key);
+			return file_fail(msg, len, "tls-key", cfg->key,
+					 "no usable unencrypted PEM private key");
 		goto mismatch;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
@@ -89,7 +105,7 @@ static int load_trust(SSL_CTX *ctx, enum xport_tls_role role, const struct xport
 
 	/* Only this file is trusted: no SSL_CTX_set_default_verify_paths(). */
 	if (SSL_CTX_load_verify_file(ctx, cfg->cacert) != 1)
-		return ossl_fail(msg, len, -EINVAL, "tls-cacert %s", cfg->cacert);
+		return file_fail(msg, len, "tls-cacert", cfg->cacert, "no usable PEM CA certificate");
 	/* As in GnuTLS, every certificate in the CA file is a trust anchor on its
 	 * own: an intermediate CA or a self-signed leaf listed there is accepted. */
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);

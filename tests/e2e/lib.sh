@@ -68,8 +68,8 @@ t_cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for c in "${T_EXIT_CMDS[@]}"; do eval "$c"; done
 	t_kill_tracked
+	for c in "${T_EXIT_CMDS[@]}"; do eval "$c"; done
 	t_dmesg_report
 	if [[ $rc -eq 0 && -z ${T_KEEP:-} ]]; then
 		rm -rf "$T_OUT"
@@ -137,8 +137,9 @@ t_start_workload() {
 		</dev/null >/dev/null 2>>"$dir/memfill.err" &
 	upid=$!
 	t_track "$upid"
-	t_wait_for "$limit" test -e "$dir/ready" ||
+	t_wait_for "$limit" eval "[[ -e $(printf %q "$dir")/ready ]] || ! t_alive $upid" ||
 		t_fail "workload not ready after ${limit}s: $(cat "$dir/memfill.err")"
+	[[ -e $dir/ready ]] || t_fail "workload exited early: $(cat "$dir/memfill.err")"
 	# unshare -f forks: the workload is unshare's child (setsid execs in place).
 	pid=$(pgrep -P "$upid" | head -1)
 	if [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) != memfill ]]; then
@@ -195,9 +196,9 @@ t_restore() {
 	t_track "$(cat "$img/restored.pid")"
 }
 
-# t_daemon PIDFILE CMD...: run a command that daemonizes with --daemon --pidfile PIDFILE
-# (CRIU style; PIDFILE relative to its -D dir must be given as an absolute path here),
-# within 30 s, and track the daemon. 1 on failure.
+# t_daemon PIDFILE CMD...: run a command that daemonizes and writes its pid to PIDFILE
+# (CRIU's --daemon --pidfile; give the same absolute path to both), allow it 30 s to
+# get there, and track the daemon. 1 on failure.
 t_daemon() {
 	local pidfile=$1
 	shift
@@ -241,4 +242,23 @@ t_pipe_max_raise() {
 t_pipe_max_restore() {
 	[[ -f $T_PIPE_SAVE ]] || return 0
 	cat "$T_PIPE_SAVE" >"$T_PIPE_SYSCTL" && rm -f "$T_PIPE_SAVE"
+}
+
+# t_make_pki DIR: a throwaway CA (DIR/cacert.pem) and one key + certificate signed by it
+# (DIR/key.pem, DIR/cert.pem; CN and IP SAN 127.0.0.1, DNS SAN localhost, usable for both
+# server and client auth), as CRIU's --tls-cacert/--tls-cert/--tls-key want them.
+t_make_pki() {
+	local d=$1
+	mkdir -p "$d"
+	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+		"keyUsage=digitalSignature,keyEncipherment" \
+		"extendedKeyUsage=serverAuth,clientAuth" >"$d/ext.cnf"
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=faultline test CA" \
+			-keyout "$d/cakey.pem" -out "$d/cacert.pem" &&
+			openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+				-keyout "$d/key.pem" -out "$d/req.pem" &&
+			openssl x509 -req -in "$d/req.pem" -CA "$d/cacert.pem" -CAkey "$d/cakey.pem" \
+				-CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/cert.pem"
+	} >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
 }

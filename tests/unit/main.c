@@ -16,6 +16,7 @@ int main(void)
 		proto_suite,
 		tls_suite,
 		pki_suite,
+		pageserver_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

@@ -10,6 +10,7 @@ Suite *img_suite(void);
 Suite *proto_suite(void);
 Suite *tls_suite(void);
 Suite *pki_suite(void);
+Suite *pageserver_suite(void);
 /* --- end of suite constructors --- */
 
 #endif

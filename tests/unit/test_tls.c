@@ -132,7 +132,7 @@ START_TEST(test_name_check)
 		ck_assert_msg(p.srv_st == 1 && p.cli_st == 1, "%s: %s / %s", c->name, p.srv_err,
 			      p.cli_err);
 	} else {
-		ck_assert_int_eq(srv_chk ? p.srv_st : p.cli_st, -1);
+		ck_assert_int_eq((srv_chk ? p.srv_st : p.cli_st), -1);
 		assert_has(srv_chk ? p.srv_err : p.cli_err, c->why);
 	}
 	t_tls_pair_close(&p);
@@ -179,6 +179,32 @@ START_TEST(test_self_signed_leaf)
 }
 END_TEST
 
+/* The CA file holds only the server's leaf (pinning): as with GnuTLS, any
+ * certificate in that file is a trust anchor, CA or not. */
+START_TEST(test_pinned_leaf)
+{
+	char ca[128], cert[128], key[128], msg[512];
+	struct xport_tls_cfg cfg = { .cacert = ca, .cert = cert, .key = key,
+				     .verify_name = "127.0.0.1" };
+	SSL_CTX *sctx = t_tls_ctx(XPORT_TLS_SERVER, dir_a, dir_a, "server", NULL, 0);
+	SSL_CTX *cctx;
+	struct t_tls_pair p;
+	int err;
+
+	snprintf(ca, sizeof(ca), "%s/server.pem", dir_a);
+	snprintf(cert, sizeof(cert), "%s/client.pem", dir_a);
+	snprintf(key, sizeof(key), "%s/client.key", dir_a);
+	cctx = xport_tls_ctx_new(XPORT_TLS_CLIENT, &cfg, &err, msg, sizeof(msg));
+	ck_assert_msg(cctx, "%s", msg);
+	t_tls_pair_open(&p, sctx, cctx);
+	t_tls_handshake(&p);
+	ck_assert_msg(p.srv_st == 1 && p.cli_st == 1, "%s / %s", p.srv_err, p.cli_err);
+	t_tls_pair_close(&p);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -192,6 +218,7 @@ Suite *tls_suite(void)
 	tcase_add_loop_test(hs, test_name_check, 0, sizeof(name_cases) / sizeof(name_cases[0]));
 	tcase_add_test(hs, test_tls12_client);
 	tcase_add_test(hs, test_self_signed_leaf);
+	tcase_add_test(hs, test_pinned_leaf);
 	suite_add_tcase(s, hs);
 	suite_add_tcase(s, tls_tcase_ctx());
 	return s;
