@@ -264,8 +264,11 @@ static void step(struct ps_session *s)
 	if (s->state != S_DONE) {
 		session_end(s);
 		s->state = S_DONE;
-		xport_conn_abort(&s->conn);
 	}
+	if (s->conn.err)
+		xport_conn_pump(&s->conn); /* flushes a TLS alert, then aborts */
+	else
+		xport_conn_abort(&s->conn);
 	if (xport_conn_busy(&s->conn) || s->read_busy)
 		return;
 	if (s->prev)
