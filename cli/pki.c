@@ -111,7 +111,7 @@ static int bad_option(char **argv, int c)
 /* Options anywhere on the line (GNU getopt permutes ARGV). */
 static int parse_options(int argc, char **argv, struct pki_args *a)
 {
-	static const struct option longopts[] = {
+	const struct option longopts[] = {
 		{ "ip", required_argument, NULL, OPT_IP },
 		{ "dns", required_argument, NULL, OPT_DNS },
 		{ "days", required_argument, NULL, OPT_DAYS },

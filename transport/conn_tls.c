@@ -17,7 +17,7 @@ static int bio_write(BIO *bio, const char *p, int n)
 
 	BIO_clear_retry_flags(bio);
 	if (xport_outq_append(&c->out, p, (size_t)n))
-		return -1;
+		return -1; /* BIO convention */
 	return n;
 }
 
@@ -31,7 +31,7 @@ static int bio_read(BIO *bio, char *p, int n)
 		if (c->eof)
 			return 0;
 		BIO_set_retry_read(bio);
-		return -1;
+		return -1; /* BIO convention */
 	}
 	memcpy(p, c->rx.data + c->rx.off, k);
 	c->rx.off += k;

@@ -28,13 +28,13 @@ enum { PKI_DEFAULT_DAYS = 825, PKI_MAX_DAYS = 36500, PKI_SERIAL_BYTES = 16 };
 
 enum pki_file { F_CA_CRT, F_CA_KEY, F_SRV_CRT, F_SRV_KEY, F_CLI_CRT, F_CLI_KEY, F_NR };
 
-static const char *const file_names[F_NR] = {
+static const char file_names[F_NR][12] = {
 	[F_CA_CRT] = "ca.pem",      [F_CA_KEY] = "ca.key",
 	[F_SRV_CRT] = "server.pem", [F_SRV_KEY] = "server.key",
 	[F_CLI_CRT] = "client.pem", [F_CLI_KEY] = "client.key",
 };
 
-static const char *const builtin_ips[] = { "127.0.0.1", "::1" };
+static const char builtin_ips[][10] = { "127.0.0.1", "::1" };
 
 struct pki_ident {
 	EVP_PKEY *key;

@@ -41,7 +41,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
 	(void)size;
 	(void)rwflag;
 	(void)userdata;
-	return -1;
+	return -1; /* OpenSSL convention: no passphrase */
 }
 
 static int setup_protocol(SSL_CTX *ctx, char *msg, size_t len)
