@@ -31,8 +31,9 @@ static const char pki_help[] =
 	"    valid for TLS server and client authentication: CRIU checks the peer's\n"
 	"    certificate against the page server's --address on BOTH ends, so list\n"
 	"    that address here (or run every peer with --tls-no-cn-verify).\n"
-	"    DIR is created (mode 0700) if missing. Existing files are kept unless\n"
-	"    --force is given.\n"
+	"    DIR is created (mode 0700) if missing. If any of the files below\n"
+	"    exists, nothing is written unless --force is given. Copy ca.pem to\n"
+	"    both hosts, server.* to the listening side, client.* to the other.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --ip ADDR     Add the IPv4 or IPv6 address ADDR as a SAN. Repeatable.\n"
@@ -53,8 +54,8 @@ static const char pki_help[] =
 	"\n"
 	"EXAMPLES\n"
 	"    faultline pki init ./pki --ip 192.0.2.10 --dns dst.example.org\n"
-	"    criu lazy-pages --page-server --address 192.0.2.10 --port 27 --tls \\\n"
-	"        --tls-cacert pki/ca.pem --tls-cert pki/client.pem \\\n"
+	"    criu lazy-pages --page-server --address 192.0.2.10 --port 27027 \\\n"
+	"        --tls --tls-cacert pki/ca.pem --tls-cert pki/client.pem \\\n"
 	"        --tls-key pki/client.key\n";
 
 struct pki_args {
