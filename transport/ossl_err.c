@@ -14,7 +14,9 @@ static void reason_text(unsigned long e, char *out, size_t len)
 	const char *r;
 
 	if (ERR_SYSTEM_ERROR(e)) {
-		snprintf(out, len, "%s", strerror(ERR_GET_REASON(e)));
+		r = strerror_r(ERR_GET_REASON(e), out, len); /* GNU: may return a static string */
+		if (r != out)
+			snprintf(out, len, "%s", r);
 		return;
 	}
 	r = ERR_reason_error_string(e);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit-test helpers: byte buffers and synthetic CRIU image builders. */
 #include <dirent.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -164,16 +166,14 @@ void t_mkdtemp(char path[64])
 	t_die_if(!mkdtemp(path));
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 void t_rmdir_all(const char *path)
 {
-	DIR *dir = opendir(path);
-	struct dirent *de;
-
-	if (!dir)
-		return;
-	while ((de = readdir(dir)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(dirfd(dir), de->d_name, 0);
-	closedir(dir);
-	rmdir(path);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -2,6 +2,7 @@
  * memfill: a deterministic-memory workload for migration tests.
  *
  *   memfill --size MiB [--seed N] [--dir DIR] [--threads N] [--max-wait SECS]
+ *           [--result-unique]
  *
  * 1. mmaps SIZE MiB of anonymous private memory and fills it: the 64-bit word
  *    at byte offset o (from the start of the mapping) is
@@ -12,7 +13,10 @@
  * 3. Polls every 10 ms for DIR/go. When it appears, every byte is verified and
  *    DIR/result gets "OK <bytes verified>" (exit 0) or
  *    "FAIL page <n> offset <x> expected <..> got <..>" for the lowest bad word
- *    (exit 1). After --max-wait seconds (default 1800) without DIR/go it
+ *    (exit 1). With --result-unique the verdict goes to DIR/result.<16 hex digits>
+ *    instead, the digits drawn from getrandom() when the verdict is written: a
+ *    workload restored twice from one dump (both copies sharing DIR) leaves two
+ *    distinct files. After --max-wait seconds (default 1800) without DIR/go it
  *    writes "FAIL timeout" and exits 2, so a lost workload does not live forever.
  *
  * With --threads N > 1, N worker threads each fill one slice, stay alive (so a
@@ -30,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,7 +139,7 @@ static uint64_t now_ms(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: memfill --size MiB [--seed N] [--dir DIR] "
-			"[--threads N] [--max-wait SECS]\n");
+			"[--threads N] [--max-wait SECS] [--result-unique]\n");
 	return 2;
 }
 
@@ -144,6 +149,7 @@ struct opts {
 	const char *dir;
 	unsigned threads;
 	unsigned long max_wait;
+	int result_unique;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -152,6 +158,10 @@ static int parse(int argc, char **argv, struct opts *o)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--result-unique")) {
+			o->result_unique = 1;
+			continue;
+		}
 		if (!v)
 			return -EINVAL;
 		if (!strcmp(a, "--size"))
@@ -188,9 +198,26 @@ static void split(struct slice *sl, unsigned n, uint64_t *base, size_t bytes,
 	}
 }
 
+/* The verdict's file name: "result", or with --result-unique "result.<random>".
+ * The random part is read now, after any restore, so two restored copies of
+ * one dumped process pick different names. */
+static int result_name(const struct opts *o, char *name, size_t len)
+{
+	uint64_t r;
+
+	if (!o->result_unique) {
+		snprintf(name, len, "result");
+		return 0;
+	}
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -errno;
+	snprintf(name, len, "result.%016" PRIx64, r);
+	return 0;
+}
+
 static int report(const struct opts *o, struct slice *sl, size_t bytes)
 {
-	char buf[256];
+	char buf[256], name[64];
 	struct slice *bad = NULL;
 
 	for (unsigned t = 0; t < o->threads; t++)
@@ -205,7 +232,7 @@ static int report(const struct opts *o, struct slice *sl, size_t bytes)
 	} else {
 		snprintf(buf, sizeof(buf), "OK %zu\n", bytes);
 	}
-	if (write_file(o->dir, "result", buf))
+	if (result_name(o, name, sizeof(name)) || write_file(o->dir, name, buf))
 		return 3;
 	return bad ? 1 : 0;
 }
@@ -252,7 +279,10 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/go", o.dir);
 	while (access(path, F_OK)) {
 		if (++polls > o.max_wait * (1000000000L / POLL_NS)) {
-			write_file(o.dir, "result", "FAIL timeout\n");
+			char name[64];
+
+			if (!result_name(&o, name, sizeof(name)))
+				write_file(o.dir, name, "FAIL timeout\n");
 			return 2;
 		}
 		nap();
