@@ -11,4 +11,7 @@ int cli_pki_main(int argc, char **argv);
 /* `faultline page-server ...`: ARGV[0] is "page-server".  Same exit codes. */
 int ps_main(int argc, char **argv);
 
+/* `faultline lazy-pages ...`: ARGV[0] is "lazy-pages".  Same exit codes. */
+int uffd_lp_main(int argc, char **argv);
+
 #endif

@@ -12,6 +12,7 @@ static const char usage[] =
 "\n"
 "Commands:\n"
 "    page-server   serve the lazy pages of a CRIU dump (source side)\n"
+"    lazy-pages    the fault handler for `criu restore --lazy-pages` (destination)\n"
 "    pki           make a CA and TLS certificates: `faultline pki init DIR`\n"
 "\n"
 "`faultline COMMAND --help` describes each one.\n";
@@ -23,6 +24,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "page-server", ps_main },
+	{ "lazy-pages", uffd_lp_main },
 	{ "pki", cli_pki_main },
 };
 

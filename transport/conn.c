@@ -197,7 +197,7 @@ static void arm_recv(struct xport_conn *c)
 {
 	struct xport_buf *b = c->ssl ? &c->rx : &c->in;
 
-	if (c->recv_busy || c->eof || c->aborted || c->in.len >= XPORT_IN_HIGH)
+	if (c->recv_busy || c->eof || c->aborted || c->in.len >= c->in_high)
 		return;
 	if (xport_buf_reserve(b, RECV_CHUNK)) {
 		xport_conn_fail(c, -ENOMEM, "out of memory for the receive buffer");
@@ -344,6 +344,7 @@ int xport_conn_init(struct xport_conn *c, struct xport_endpoint *ep, int fd, con
 	c->ep = ep;
 	c->fd = fd;
 	c->notify = notify;
+	c->in_high = XPORT_IN_HIGH;
 	c->recv_op.done = recv_done;
 	c->send_op.done = send_done;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);

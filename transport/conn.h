@@ -79,6 +79,7 @@ struct xport_conn {
 	struct msghdr msg;
 	unsigned recv_busy : 1, send_busy : 1, established : 1, eof : 1, aborted : 1;
 	unsigned linger : 1;     /* on failure, flush out (a TLS alert) before aborting */
+	size_t in_high;         /* stop receiving above this much unread input */
 	int err;                /* first fatal error, -errno; sticky */
 	char errmsg[256];       /* why, when err is set */
 	void (*notify)(struct xport_conn *c);

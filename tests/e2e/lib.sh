@@ -132,7 +132,7 @@ t_wait_for() {
 t_start_workload() {
 	local dir=$1 mib=$2 upid pid="" limit=$((20 + $2 / 32))
 	shift 2
-	mkdir -p "$dir" && rm -f "$dir"/{ready,go,result}
+	mkdir -p "$dir" && rm -f "$dir"/{ready,go,result} "$dir"/result.*
 	unshare -p -f setsid "$MEMFILL" --size "$mib" --dir "$dir" "$@" \
 		</dev/null >/dev/null 2>>"$dir/memfill.err" &
 	upid=$!
@@ -166,6 +166,36 @@ t_verify() {
 	return 1
 }
 
+# t_verify_n DIR N [SECS]: like t_verify for N restored copies of one workload started
+# with --result-unique, which share DIR: tell them to check their memory, wait for N
+# DIR/result.* verdicts and return 0 if there are exactly N and all say "OK".
+t_verify_n() {
+	local dir=$1 n=$2 secs=${3:-60} f bad=0 files=()
+	touch "$dir/go"
+	# shellcheck disable=SC2317 # called through t_wait_for
+	_t_results() {
+		files=()
+		for f in "$dir"/result.*; do [[ -s $f ]] && files+=("$f"); done
+		((${#files[@]} >= n))
+	}
+	if ! t_wait_for "$secs" _t_results; then
+		t_log "only ${#files[@]} of $n results in $dir after ${secs}s"
+		bad=1
+	fi
+	sleep 0.1 # a late extra verdict would mean more copies than expected
+	_t_results || true
+	if ((${#files[@]} > n)); then
+		t_log "${#files[@]} results in $dir, expected $n"
+		bad=1
+	fi
+	for f in "${files[@]}"; do
+		[[ $(cat "$f") == OK* ]] && continue
+		t_log "workload ($(basename "$f")) says: $(cat "$f")"
+		bad=1
+	done
+	return "$bad"
+}
+
 # t_criu_log LOG: print the tail of a CRIU log after a failure.
 t_criu_log() { [[ -f $1 ]] && tail -n 15 "$1" | sed 's/^/    /' >&2; return 0; }
 
@@ -186,14 +216,96 @@ t_dump() {
 t_restore() {
 	local img=$1
 	shift
-	rm -f "$img/restored.pid"
-	if ! t_with_timeout "${T_RESTORE_TIMEOUT:-120}" "$CRIU" restore -D "$img" -d \
+	t_restore_wd "$img" "$img" "$@"
+}
+
+# t_restore_wd WORKDIR IMGDIR [criu args]: the same with CRIU's work dir (-W: log,
+# pidfile, stats, and for --lazy-pages the daemon's socket) in WORKDIR, so several
+# restores of one image dir can run at once. Absolute paths only.
+t_restore_wd() {
+	local wd=$1 img=$2
+	shift 2
+	mkdir -p "$wd" && rm -f "$wd/restored.pid"
+	if ! t_with_timeout "${T_RESTORE_TIMEOUT:-120}" "$CRIU" restore -D "$img" -W "$wd" -d \
 		--pidfile restored.pid -o restore.log -v4 "$@"; then
 		t_log "criu restore failed"
-		t_criu_log "$img/restore.log"
+		t_criu_log "$wd/restore.log"
 		return 1
 	fi
-	t_track "$(cat "$img/restored.pid")"
+	t_track "$(cat "$wd/restored.pid")"
+}
+
+# t_lazy_pages WORKDIR IMGDIR PORT [criu args]: start a `criu lazy-pages --page-server`
+# daemon that pulls from 127.0.0.1:PORT, with work dir WORKDIR (log WORKDIR/lp.log, pid
+# WORKDIR/lp.pid, socket WORKDIR/lazy-pages.socket); give t_restore_wd the same
+# WORKDIR. Add --tls ... for TLS. Tracks the daemon; 1 on failure.
+t_lazy_pages() {
+	local wd=$1 img=$2 port=$3
+	shift 3
+	mkdir -p "$wd"
+	t_daemon "$wd/lp.pid" "$CRIU" lazy-pages -D "$img" -W "$wd" --page-server \
+		--address 127.0.0.1 --port "$port" --daemon --pidfile "$wd/lp.pid" \
+		-o lp.log -v4 "$@" && return 0
+	t_log "criu lazy-pages did not start"
+	t_criu_log "$wd/lp.log"
+	return 1
+}
+
+# t_lp_summary LOG: print lazy-pages' "copied total" from its "UFFD transferred pages:
+# (copied/total)" line (summed over tasks), or nothing if the line is missing.
+t_lp_summary() {
+	sed -n 's/.*UFFD transferred pages: (\([0-9]*\)\/\([0-9]*\)).*/\1 \2/p' "$1" 2>/dev/null |
+		awk '{c += $1; t += $2; n++} END {if (n) print c, t}'
+}
+
+# t_fl_page_server LOG IMGDIR [faultline page-server args]: run `faultline page-server
+# -D IMGDIR --address 127.0.0.1 --port 0 -o LOG` as a child of this shell (not -d, so
+# t_fl_ps_wait can collect its exit status), wait until it listens, and set
+# T_PS_PID, T_PS_PORT and T_PS_LAZY (the lazy page count it logged at startup).
+# Add --no-tls, or --pki DIR for TLS. Tracks the server; 1 on failure.
+t_fl_page_server() {
+	local log=$1 img=$2 line
+	shift 2
+	rm -f "$log"
+	"$FAULTLINE" page-server -D "$img" --address 127.0.0.1 --port 0 -o "$log" "$@" \
+		</dev/null >>"$log.stderr" 2>&1 &
+	T_PS_PID=$!
+	t_track "$T_PS_PID"
+	if ! t_wait_for 20 eval "grep -q 'listening on' $(printf %q "$log") 2>/dev/null ||
+		! t_alive $T_PS_PID"; then
+		t_log "faultline page-server did not listen within 20 s"
+		return 1
+	fi
+	line=$(grep -m1 'listening on' "$log" 2>/dev/null) || {
+		t_log "faultline page-server exited early: $(cat "$log.stderr" "$log" 2>/dev/null)"
+		return 1
+	}
+	T_PS_PORT=$(sed -n 's/.* port \([0-9]*\),.*/\1/p' <<<"$line")
+	T_PS_LAZY=$(sed -n 's/.* \([0-9]*\) lazy pages .*/\1/p' <<<"$line")
+	[[ -n $T_PS_PORT && -n $T_PS_LAZY ]] || { t_log "cannot parse: $line"; return 1; }
+}
+
+# t_fl_ps_wait SECS: wait for the server started by t_fl_page_server to exit and
+# return its exit status (124 after SECS; the server is then killed).
+t_fl_ps_wait() {
+	local rc=0
+	if ! t_wait_exit "$T_PS_PID" "$1"; then
+		t_log "faultline page-server still runs after $1 s"
+		kill -KILL "$T_PS_PID" 2>/dev/null
+		wait "$T_PS_PID" 2>/dev/null
+		return 124
+	fi
+	wait "$T_PS_PID" || rc=$?
+	return "$rc"
+}
+
+# t_pipe_max_default: fail unless fs.pipe-max-size is at the kernel default (1 MiB),
+# for tests that must show faultline does not need it raised.
+t_pipe_max_default() {
+	local v
+	v=$(cat "$T_PIPE_SYSCTL")
+	[[ $v -eq 1048576 ]] ||
+		t_fail "fs.pipe-max-size is $v, not the default 1048576 (raised by an earlier run?)"
 }
 
 # t_daemon PIDFILE CMD...: run a command that daemonizes and writes its pid to PIDFILE

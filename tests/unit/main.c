@@ -17,6 +17,7 @@ int main(void)
 		tls_suite,
 		pki_suite,
 		pageserver_suite,
+		ranges_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

@@ -11,6 +11,7 @@ Suite *proto_suite(void);
 Suite *tls_suite(void);
 Suite *pki_suite(void);
 Suite *pageserver_suite(void);
+Suite *ranges_suite(void);
 /* --- end of suite constructors --- */
 
 #endif
