@@ -114,7 +114,7 @@ static int add_entry(struct img_frame *f, struct pm_build *b, const uint8_t *msg
 		     struct img_err *err)
 {
 	struct img_pagemap *pm = b->pm;
-	struct img_pm_entry e;
+	struct img_pm_entry e = { 0 };
 	uint64_t bytes;
 	int ret;
 
@@ -170,7 +170,6 @@ int img_parse_pagemap(const uint8_t *buf, size_t len, const char *name, int32_t 
 
 err_free_ents:
 	img_pagemap_free(out);
-	out->pid = pid;
 	return ret;
 }
 

@@ -267,7 +267,9 @@ void xport_conn_consume(struct xport_conn *c, size_t n)
 {
 	c->in.off += n;
 	c->in.len -= n;
-	if (!c->in.len)
+	/* Rewind only if no recv is writing into in: a plain-TCP recv in flight
+	 * lands at the offset it was armed with (off + len, unchanged by this). */
+	if (!c->in.len && (c->ssl || !c->recv_busy))
 		c->in.off = 0;
 }
 

@@ -54,8 +54,16 @@ static int setup_protocol(SSL_CTX *ctx, char *msg, size_t len)
 	if (!SSL_CTX_set_num_tickets(ctx, 0))
 		return ossl_fail(msg, len, -EINVAL, "tls: cannot disable session tickets");
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	/* Page data is bulk: AES-128-GCM is ~30% cheaper than AES-256-GCM on
+	 * this CPU and still strong; both ends prefer it, either end may refuse. */
+	if (!SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+					   "TLS_CHACHA20_POLY1305_SHA256") ||
+	    !SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+					   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+					   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"))
+		return ossl_fail(msg, len, -EINVAL, "tls: cannot set the cipher suites");
 	return 0;
 }
 

@@ -247,7 +247,7 @@ int uffd_ranges_remap(struct uffd_ranges *r, uint64_t from, uint64_t to, uint64_
 	uffd_ranges_init(&moved);
 	ret = reserve(&moved, count_in(r, from, from + len));
 	if (!ret)
-		ret = reserve(r, r->n + 0);
+		ret = reserve(r, r->n + 3);
 	if (ret)
 		goto err_free_moved;
 	/* Cannot fail now: the room is there and MOVED starts empty.  The

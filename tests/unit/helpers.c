@@ -68,6 +68,8 @@ static void add_pe(struct t_buf *b, const struct t_pe *e, enum t_pe_style style)
 	pe.has_compat_nr_pages = 1;
 	pe.compat_nr_pages = (uint32_t)e->nr_pages;
 	if (style == T_PE_42) {
+		/* As CRIU 4.2.1 writes it: field 2 present but 0. */
+		pe.compat_nr_pages = 0;
 		pe.has_nr_pages = 1;
 		pe.nr_pages = e->nr_pages;
 	}

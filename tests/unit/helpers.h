@@ -53,7 +53,7 @@ void t_buf_header(struct t_buf *b, uint32_t magic);
 /* How a pagemap entry is encoded. */
 enum t_pe_style {
 	T_PE_41,     /* field 2 nr_pages + field 4 flags */
-	T_PE_42,     /* field 5 nr_pages, field 2 = low 32 bits, field 4 flags */
+	T_PE_42,     /* field 5 nr_pages, field 2 = 0 (as 4.2.1 writes), field 4 flags */
 	T_PE_LEGACY, /* field 2, no flags; IMG_PE_PARENT in flags -> in_parent */
 };
 

@@ -28,7 +28,7 @@ static const uint64_t lazy_only_off[] = { 0, 0, 0, 0x2000 };
 static const struct t_pe legacy[] = { { 0x1000, 1, P }, { 0x2000, 2, PAR }, { 0x5000, 1, P } };
 static const uint64_t legacy_off[] = { 0, 0, 0x1000 };
 
-/* More than 2^32 pages needs field 5 (CRIU 4.2); field 2 holds the low bits. */
+/* More than 2^32 pages needs field 5 (CRIU 4.2). */
 static const struct t_pe huge[] = { { 0x100000000000, 0x100000001, P | L } };
 static const uint64_t huge_off[] = { 0 };
 

@@ -174,6 +174,32 @@ START_TEST(test_remap_keeps_img)
 }
 END_TEST
 
+/* A remap that splits a range at both ends of its source and one in its
+ * destination grows the set by 3; run it over every fill level, so one of
+ * them meets the array's capacity whatever the growth policy. */
+START_TEST(test_remap_grows)
+{
+	for (uint64_t n = 2; n < 70; n++) {
+		const uint64_t last = 100 + 10 * (n - 1);
+		struct uffd_ranges r;
+
+		uffd_ranges_init(&r);
+		for (uint64_t i = 0; i < n; i++)
+			ck_assert_int_eq(uffd_ranges_add(&r, T_PG(100 + 10 * i), T_PG(104 + 10 * i),
+							 T_PG(1100 + 10 * i)),
+					 0);
+		ck_assert_int_eq(uffd_ranges_remap(&r, T_PG(101), T_PG(last + 1), T_PG(2)), 0);
+		t_ranges_check(&r);
+		ck_assert_uint_eq(r.n, n + 3);
+		ck_assert_uint_eq(r.pages, 4 * n - 2);
+		ck_assert_uint_eq(uffd_range_img(uffd_ranges_find(&r, T_PG(last + 2)), T_PG(last + 2)),
+				  T_PG(1102));
+		ck_assert_ptr_null(uffd_ranges_find(&r, T_PG(102)));
+		uffd_ranges_free(&r);
+	}
+}
+END_TEST
+
 TCase *ranges_tcase_build(void)
 {
 	TCase *tc = tcase_create("build");
@@ -190,5 +216,6 @@ TCase *ranges_tcase_remap(void)
 	tcase_add_loop_test(tc, test_remap_cases, 0, sizeof(remap_cases) / sizeof(remap_cases[0]));
 	tcase_add_test(tc, test_remap_bad_args);
 	tcase_add_test(tc, test_remap_keeps_img);
+	tcase_add_test(tc, test_remap_grows);
 	return tc;
 }
