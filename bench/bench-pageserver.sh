@@ -95,7 +95,7 @@ wait_status() {
 
 # run_one SERVER TRANSPORT PIN REP: one restore; appends a line to $res.
 run_one() {
-	local srv=$1 tr=$2 rep=$4 run ps lp port t0 t1 t2 rc=0 sum wd_pid u s cpu rss
+	local srv=$1 tr=$2 rep=$4 run ps lp port t0 t1 t2 rc=0 sum wd_pid u s cpu rss lu ls lpcpu
 	local -a spin cpin tls_s=() tls_c=() cmd
 	PIN=$3
 	run=$T_OUT/run/$tr-$PIN-$srv-$rep
@@ -119,12 +119,12 @@ run_one() {
 		cmd=("$FAULTLINE" page-server -D "$img" --address 127.0.0.1 --port "$port" --once
 			-o "$run/ps.log" "${tls_s[@]}")
 	fi
-	"${spin[@]}" python3 "$ROOT/bench/rtime.py" "$run/ps.time" /usr/bin/time -o "$run/ps.rss" -f %M "${cmd[@]}" --status-fd 3 \
+	"${spin[@]}" python3 "$ROOT/bench/rtime.py" "$run/ps.time" /usr/bin/time -o "$run/ps.rss" -f "%U %S %M" "${cmd[@]}" --status-fd 3 \
 		3>"$run/ps.status" </dev/null >"$run/ps.out" 2>&1 &
 	ps=$!
 	t_track "$ps"
 	wait_status "$run/ps.status" || die "$srv page server did not start ($run)"
-	"${cpin[@]}" "$CRIU" lazy-pages --page-server --address 127.0.0.1 --port "$port" -D "$img" \
+	"${cpin[@]}" python3 "$ROOT/bench/rtime.py" "$run/lp.time" "$CRIU" lazy-pages --page-server --address 127.0.0.1 --port "$port" -D "$img" \
 		-W "$run" -o lp.log -v4 "${tls_c[@]}" --status-fd 3 3>"$run/lp.status" \
 		</dev/null >"$run/lp.out" 2>&1 &
 	lp=$!
@@ -140,7 +140,7 @@ run_one() {
 	t1=$(now)
 	t_track "$(cat "$run/restored.pid")"
 	wait "$lp" || rc=$?
-	t2=$(now)
+	read -r _ lu ls _ t2 <"$run/lp.time" || die "no timing from lazy-pages ($run)"
 	[[ $rc -eq 0 ]] || die "criu lazy-pages exited with $rc ($run/lp.log)"
 	rc=0
 	wait "$ps" || rc=$?
@@ -159,11 +159,13 @@ run_one() {
 	t_wait_exit "$(cat "$run/restored.pid")" 10 || true
 	read -r _ u s _ <"$run/ps.time"
 	cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", (u + s) * 1000 }')
-	rss=$(tail -1 "$run/ps.rss")
-	printf '%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n' "$tr" "$PIN" "$srv" "$rep" \
-		$(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) "$cpu" "$rss" "${sum#* }" >>"$res"
-	say "$(printf '%-4s %-5s %-9s run %d: all pages in %5d ms, restore %4d ms, server CPU %4d ms, RSS %6d KiB, verified' \
-		"$tr" "$PIN" "$srv" "$rep" $(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) "$cpu" "$rss")"
+	lpcpu=$(awk -v u="$lu" -v s="$ls" 'BEGIN { printf "%.0f", (u + s) * 1000 }')
+	rss=$(tail -1 "$run/ps.rss" | awk "{print \$3}")
+	printf '%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n' "$tr" "$PIN" "$srv" "$rep" \
+		$(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) "$cpu" "$rss" "$lpcpu" \
+		"${sum#* }" >>"$res"
+	say "$(printf '%-4s %-5s %-9s run %d: all pages in %5d ms, restore %4d ms, server CPU %4d ms, RSS %6d KiB, lazy-pages CPU %4d ms, verified' \
+		"$tr" "$PIN" "$srv" "$rep" $(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) "$cpu" "$rss" "$lpcpu")"
 	rm -f "$run/ps.status" "$run/lp.status"
 }
 
@@ -174,7 +176,7 @@ kill -TERM "$T_PS_PID"
 t_fl_ps_wait 10 >/dev/null || die "faultline page-server did not stop"
 say "$LAZY_PAGES lazy pages to serve per restore"
 
-printf 'transport\tpin\tserver\trep\tallin_ms\trestore_ms\tcpu_ms\trss_kib\tpages\n' >"$res"
+printf 'transport\tpin\tserver\trep\tallin_ms\trestore_ms\tcpu_ms\trss_kib\tlp_cpu_ms\tpages\n' >"$res"
 IFS=, read -ra pins <<<"$PINS"
 IFS=, read -ra transports <<<"$TRANSPORTS"
 for tr in "${transports[@]}"; do
@@ -200,17 +202,18 @@ NR > 1 {
 	k = $1 SUBSEP $2 SUBSEP $3
 	if (!(k in n)) order[++nk] = k
 	n[k]++; allin[k] = allin[k] " " $5; rst[k] = rst[k] " " $6; cpu[k] = cpu[k] " " $7; rss[k] = rss[k] " " $8
+	lpc[k] = lpc[k] " " $9
 }
 END {
-	print "| transport | pinning | server | all pages in: median (min–max) | restore | server CPU (user+sys) | server peak RSS | runs, all verified |"
-	print "|---|---|---|---|---|---|---|---|"
+	print "| transport | pinning | server | all pages in: median (min–max) | restore | server CPU (user+sys) | server peak RSS | lazy-pages daemon CPU | runs, all verified |"
+	print "|---|---|---|---|---|---|---|---|---|"
 	for (i = 1; i <= nk; i++) {
 		k = order[i]; split(k, f, SUBSEP)
 		m = median(allin[k]); l = lo; h = hi
-		r = median(rst[k]); c = median(cpu[k]); s = median(rss[k])
+		r = median(rst[k]); c = median(cpu[k]); s = median(rss[k]); lc = median(lpc[k])
 		name = f[3] == "criu" ? "`criu page-server --lazy-pages`" : "`faultline page-server`"
-		printf "| %s | %s | %s | **%d ms** (%d–%d) | %d ms | %d ms | %.1f MiB | %d |\n", \
-			toupper(f[1]), f[2], name, m, l, h, r, c, s / 1024, n[k]
+		printf "| %s | %s | %s | **%d ms** (%d–%d) | %d ms | %d ms | %.1f MiB | %d ms | %d |\n", \
+			toupper(f[1]), f[2], name, m, l, h, r, c, s / 1024, lc, n[k]
 		med[f[1] SUBSEP f[2] SUBSEP f[3]] = m; mrss[f[1] SUBSEP f[2] SUBSEP f[3]] = s
 		cf[f[1] SUBSEP f[2]] = 1
 	}
@@ -243,6 +246,9 @@ memory, and every lazy-pages log reported all $LAZY_PAGES pages transferred.
   exits, which it does once every lazy page is in (CRIU's background prefetch: one request
   in flight, chunks growing from 64 KiB to 4 MiB).
 - *restore*: \`criu restore --lazy-pages\` alone, until the task resumed.
+- *lazy-pages daemon CPU*: user+sys time of \`criu lazy-pages\` (the same client for both
+  servers): it asks for one chunk at a time, so the transfer is a loop of server time and
+  client time, and the client's share is the floor no server can remove.
 - *server CPU* and *peak RSS*: user+sys time and max RSS of the page server process
   (wait4() rusage, and \`/usr/bin/time -f %M\`, of the server run in the foreground; both
   exit after their one client; the CPU time includes about 2 ms of /usr/bin/time itself).
@@ -261,9 +267,9 @@ faultline $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown
 
 <details><summary>All runs</summary>
 
-| transport | pinning | server | run | all pages in (ms) | restore (ms) | server CPU (ms) | server peak RSS (KiB) | pages |
-|---|---|---|---|---|---|---|---|---|
-$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$res")
+| transport | pinning | server | run | all pages in (ms) | restore (ms) | server CPU (ms) | server peak RSS (KiB) | lazy-pages CPU (ms) | pages |
+|---|---|---|---|---|---|---|---|---|---|
+$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$res")
 
 </details>
 EOF

@@ -41,9 +41,16 @@ static void accept_done(struct xport_op *op, int res)
 			fl_err(peer, "cannot start a session: %s", strerror(-ret));
 			close(res);
 		}
-		/* With --once, serve exactly one client. */
-		if (!srv->opts.once)
+		/* With --once, serve exactly one client, and stop listening like
+		 * CRIU's page server: a further connection (a lazy-pages client's
+		 * second link) is then refused at once instead of being left in the
+		 * backlog, where its requests would wait forever. */
+		if (!srv->opts.once) {
 			arm_accept(srv);
+		} else {
+			close(srv->listen_fd);
+			srv->listen_fd = -1;
+		}
 	} else if (res != -ECANCELED) {
 		fl_warn("page-server", "accept: %s", strerror(-res));
 		arm_accept(srv);
@@ -150,5 +157,6 @@ void ps_server_fini(struct ps_server *srv)
 	xport_endpoint_fini(&srv->ep);
 	xport_ring_exit(&srv->ring);
 	close(srv->signal_fd);
-	close(srv->listen_fd);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
 }

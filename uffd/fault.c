@@ -13,6 +13,8 @@
  * Other events (FORK, REMAP, REMOVE, UNMAP) are in events.c; they edit the
  * todo/pending sets, so a reply always lands where the pages are now. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,14 +33,26 @@ static void read_done(struct xport_op *op, int res);
 void uffd_fault_init(struct uffd_task *t)
 {
 	t->read_op.done = read_done;
+	/* poll() on a uffd without O_NONBLOCK reports POLLERR. */
+	fcntl(t->uffd, F_SETFL, fcntl(t->uffd, F_GETFL) | O_NONBLOCK);
 }
 
+/* The uffd is polled on the ring and read with read(2) in read_done, never
+ * with an io_uring read.  FORK, REMAP and REMOVE hold the process only until
+ * their message is read; an io_uring read takes it at a moment of its own
+ * (task work, e.g. on return from an UFFDIO_COPY), and replies handled
+ * before its completion would still be copied with the old view of the
+ * address space: into the parent alone after a fork (the child then faults
+ * and gets a zero page), to the old address after an mremap (ENOENT: the
+ * pages are dropped), into a range MADV_DONTNEED has just emptied.  Read
+ * here, every event is handled before the next UFFDIO_COPY, and a copy that
+ * races with an unread event fails with EAGAIN and is retried. */
 void uffd_task_arm(struct uffd_task *t)
 {
 	if (t->read_busy || t->exited || t->ctx->stopped)
 		return;
 	struct io_uring_sqe *sqe = xport_ring_sqe(&t->ctx->ring, &t->read_op);
-	io_uring_prep_read(sqe, t->uffd, t->msgs, sizeof(t->msgs), 0);
+	io_uring_prep_poll_add(sqe, t->uffd, POLLIN);
 	t->read_busy = 1;
 }
 
@@ -166,7 +180,15 @@ static void read_done(struct xport_op *op, int res)
 	t->read_busy = 0;
 	if (t->exited || t->ctx->stopped)
 		return;
-	if (res < 0 && res != -EAGAIN && res != -EINTR) {
+	if (res >= 0) {
+		ssize_t n = read(t->uffd, t->msgs, sizeof(t->msgs));
+		res = n < 0 ? -errno : (int)n;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		uffd_task_arm(t);
+		return;
+	}
+	if (res < 0) {
 		uffd_task_gone(t, strerror(-res));
 		return;
 	}

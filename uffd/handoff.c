@@ -6,6 +6,7 @@
  * pid in our namespace along with its message, so it can be killed if its
  * memory can no longer be fetched. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,9 @@ struct uffd_handoff {
 	} cmsg;
 };
 
-static void arm(struct uffd_handoff *h)
+/* Exactly the bytes of the current message: a pid, the fd byte, the word. */
+static void prep_msg(struct uffd_handoff *h)
 {
-	struct io_uring_sqe *sqe = xport_ring_sqe(&h->ctx->ring, &h->op);
-
-	if (h->state == H_ACCEPT) {
-		io_uring_prep_accept(sqe, h->lfd, NULL, NULL, SOCK_CLOEXEC);
-		return;
-	}
-	/* Exactly the bytes of the current message: a pid, the fd byte, the word. */
 	h->iov.iov_base = h->state == H_FD ? h->buf : h->buf + h->got;
 	h->iov.iov_len = h->state == H_FD ? 1 : (h->state == H_EOF ? 1 : 4 - h->got);
 	memset(&h->msg, 0, sizeof(h->msg));
@@ -55,7 +50,21 @@ static void arm(struct uffd_handoff *h)
 	h->msg.msg_iovlen = 1;
 	h->msg.msg_control = h->cmsg.buf;
 	h->msg.msg_controllen = sizeof(h->cmsg.buf);
-	io_uring_prep_recvmsg(sqe, h->fd, &h->msg, MSG_CMSG_CLOEXEC);
+}
+
+/* The socket is read with a plain recvmsg() once io_uring says it is
+ * readable, not with an io_uring recvmsg: when that one has to wait for
+ * data, the kernel (6.18 here) retries it with the control buffer already
+ * advanced past an SCM_CREDENTIALS of the failed first try, so the uffd's
+ * SCM_RIGHTS comes back truncated (MSG_CTRUNC) and the fd is lost. */
+static void arm(struct uffd_handoff *h)
+{
+	struct io_uring_sqe *sqe = xport_ring_sqe(&h->ctx->ring, &h->op);
+
+	if (h->state == H_ACCEPT)
+		io_uring_prep_accept(sqe, h->lfd, NULL, NULL, SOCK_CLOEXEC);
+	else
+		io_uring_prep_poll_add(sqe, h->fd, POLLIN);
 }
 
 /* Picks the uffd and the sender's credentials out of the control data. */
@@ -160,6 +169,16 @@ static void op_done(struct xport_op *op, int res)
 	struct uffd_handoff *h = (struct uffd_handoff *)((char *)op - offsetof(struct uffd_handoff, op));
 	int ret = res;
 
+	if (res >= 0 && h->state != H_ACCEPT) {
+		prep_msg(h);
+		res = (int)recvmsg(h->fd, &h->msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (res < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (!h->ctx->stopped)
+				arm(h);
+			return;
+		}
+		ret = res = res < 0 ? -errno : res;
+	}
 	if (res >= 0)
 		ret = step(h, res);
 	if (ret < 0) {

@@ -71,7 +71,9 @@ static int write_get(struct link *l, const struct uffd_req *req)
 /* Writes every queued request the link has not sent yet. */
 static void flush_unsent(struct link *l)
 {
-	if (!l->up)
+	/* Not before the TLS handshake is done: SSL_write would fail (EIO) and
+	 * take the link down; link_notify flushes once it is established. */
+	if (!l->up || !l->conn.established)
 		return;
 	for (; l->unsent; l->unsent = l->unsent->next) {
 		int ret = write_get(l, l->unsent);
@@ -140,7 +142,10 @@ static int remote_close(struct uffd_ctx *ctx)
 		struct link *l = &rm->links[i];
 		int n = xport_hdr_encode(ctx->opts.proto, &m, hdr, sizeof(hdr));
 
-		if (!l->up) {
+		if (!l->up || (!l->conn.established && !l->head)) {
+			/* Down, or still in its handshake with nothing asked on it. */
+			if (l->up)
+				xport_conn_abort(&l->conn);
 			l->closed = 1;
 			continue;
 		}

@@ -151,3 +151,17 @@ lp_wait_progress() {
 	t_wait_for "$3" eval "(( \$(lp_progress $(printf %q "$1")) >= $2 )) || ! t_alive $LP_PID" &&
 		t_alive "$LP_PID"
 }
+
+# lp_page_server LOG IMGDIR PORT [faultline page-server args]: like t_fl_page_server, on
+# a given port (to restart a server where its clients look for it). Sets T_PS_PID.
+lp_page_server() {
+	local log=$1 img=$2 port=$3
+	shift 3
+	"$FAULTLINE" page-server -D "$img" --address 127.0.0.1 --port "$port" -o "$log" "$@" \
+		</dev/null >>"$log.stderr" 2>&1 &
+	T_PS_PID=$!
+	t_track "$T_PS_PID"
+	t_wait_for 20 eval "grep -q 'listening on' $(printf %q "$log") 2>/dev/null ||
+		! t_alive $T_PS_PID" && t_alive "$T_PS_PID" ||
+		{ t_criu_log "$log"; t_criu_log "$log.stderr"; t_fail "page-server did not listen on $port"; }
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # faultline lazy-pages + faultline page-server over TLS (`faultline pki init`, name
 # verification on at both ends), 256 MiB single-process workload:
-#   criu dump; faultline page-server --once --pki; faultline lazy-pages --page-server
-#   --pki [--criu-version 4.1]; criu restore --lazy-pages; every byte verified.
-# lazy-pages must exit 0, its summary must account for every lazy page (faulted +
-# prefetched == the lazy pages handed over == what the server serves), and the server
-# must end the session cleanly. Dump and restore use the same CRIU release.
+#   criu dump; faultline page-server --pki; faultline lazy-pages --page-server --pki
+#   [--criu-version 4.1]; criu restore --lazy-pages; every byte verified.
+# lazy-pages must use its two links (faults, background), exit 0, and its summary must
+# account for every lazy page (faulted + prefetched == the lazy pages handed over ==
+# what the server serves); the server must see both sessions end cleanly and stop
+# cleanly on SIGTERM. Dump and restore use the same CRIU release.
 # e2e-criu: 4.2 4.1
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -24,7 +25,7 @@ t_dump "$pid" "$img" || t_fail "dump failed"
 t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
 
 lp_pki "$pki"
-t_fl_page_server "$T_OUT/ps.log" "$img" --once --pki "$pki" || t_fail "page-server did not start"
+t_fl_page_server "$T_OUT/ps.log" "$img" --pki "$pki" || t_fail "page-server did not start"
 ((T_PS_LAZY >= mib * 256)) || t_fail "server found only $T_PS_LAZY lazy pages"
 lp_start "$wd" "$img" --page-server --address 127.0.0.1 --port "$T_PS_PORT" --pki "$pki" \
 	--criu-version "$ver"
@@ -41,9 +42,16 @@ grep -q 'restore finished: background fetch starts' "$wd/lp.log" ||
 	t_fail "lazy-pages never saw restore finish"
 grep -q 'connected (TLS)' "$T_OUT/ps.log" || t_fail "session was not TLS"
 read -r f p z < <(lp_check_summary "$wd" "$T_PS_LAZY")
+grep -q 'background link connected' "$wd/lp.log" || t_fail "lazy-pages did not open its background link"
+! grep -q 'background shares the fault link' "$wd/lp.log" || { lp_log_tail "$wd"; t_fail "background link failed"; }
+kill -TERM "$T_PS_PID"
 rc=0
 t_fl_ps_wait 10 || rc=$?
-((rc == 0)) || { t_criu_log "$T_OUT/ps.log"; t_fail "page-server --once exited with $rc"; }
+((rc == 0)) || { t_criu_log "$T_OUT/ps.log"; t_fail "page-server exited with $rc after SIGTERM"; }
+[[ $(grep -c 'session closed: ' "$T_OUT/ps.log") -eq 2 ]] ||
+	{ t_criu_log "$T_OUT/ps.log"; t_fail "server did not see two cleanly closed sessions"; }
+grep -q "stopped: 2 sessions (0 failed), [0-9]* GETs, $T_PS_LAZY pages served" "$T_OUT/ps.log" ||
+	{ t_criu_log "$T_OUT/ps.log"; t_fail "server's exit summary is wrong"; }
 ! grep -qE ' (err|error) ' "$T_OUT/ps.log" || { t_criu_log "$T_OUT/ps.log"; t_fail "server logged an error"; }
 t_pipe_max_default
 

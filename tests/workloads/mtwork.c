@@ -18,8 +18,8 @@
  * 3. When DIR/go appears (polled every 10 ms), the main thread stops the
  *    touching and then, in this order:
  *      - forks C children (default 4, at most N - 2); child c verifies every
- *        byte of region c in its own address space and exits 0, or 1 on a
- *        mismatch;
+ *        byte of region c in its own address space and exits 0, or writes
+ *        the first mismatch to DIR/child.<c> and exits 1;
  *      - moves region N-2 to a new address with mremap(MREMAP_MAYMOVE |
  *        MREMAP_FIXED) (over an inaccessible reservation made for it);
  *      - drops region N-1 with madvise(MADV_DONTNEED).
@@ -311,8 +311,15 @@ int main(int argc, char **argv)
 		kids[c] = fork();
 		if (kids[c] < 0)
 			return fail(o.dir, "fork: %s", strerror(errno));
-		if (kids[c] == 0)
-			_exit(check_region(&rg[c], NULL, 0));
+		if (kids[c] == 0) {
+			char why[200], name[32];
+
+			if (!check_region(&rg[c], why, sizeof(why)))
+				_exit(0);
+			snprintf(name, sizeof(name), "child.%u", c);
+			write_file(o.dir, name, why);
+			_exit(1);
+		}
 	}
 
 	/* mremap: region MOVED goes to a fresh address. */
@@ -345,9 +352,22 @@ int main(int argc, char **argv)
 
 		if (waitpid(kids[c], &st, 0) != kids[c])
 			return fail(o.dir, "waitpid child %u: %s", c, strerror(errno));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 1) {
+			char name[PATH_MAX], why[200] = "";
+			int fd;
+
+			snprintf(name, sizeof(name), "%s/child.%u", o.dir, c);
+			fd = open(name, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ssize_t k = read(fd, why, sizeof(why) - 1);
+				why[k > 0 ? k : 0] = 0;
+				close(fd);
+			}
+			return fail(o.dir, "child %u: %s", c, why);
+		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			return fail(o.dir, "child %u (region %u) %s %d", c, c,
-				    WIFEXITED(st) ? "found a mismatch, exit" : "killed by signal",
+				    WIFEXITED(st) ? "exited with" : "killed by signal",
 				    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	}
 	for (unsigned i = 0; i < n; i++)
