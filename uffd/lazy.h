@@ -24,6 +24,7 @@
 #include "transport/conn.h"
 #include "transport/proto.h"
 #include "transport/ring.h"
+#include "uffd/hotness.h"
 #include "uffd/ranges.h"
 
 enum { UFFD_MSG_BATCH = 64 };
@@ -87,6 +88,7 @@ struct uffd_opts {
 	unsigned bg_pages;        /* pages per background GET */
 	unsigned bg_depth;        /* background GETs in flight */
 	int progress;             /* show progress lines */
+	const char *hotness;      /* hotness map file, or NULL */
 };
 
 struct uffd_stats {
@@ -112,6 +114,8 @@ struct uffd_ctx {
 	struct uffd_handoff *handoff;
 	struct uffd_req *retry;       /* replies to copy again after EAGAIN */
 	struct uffd_task *bg_cursor;  /* round-robin position of prefetch */
+	struct uffd_hotmap hot;       /* --hotness: ranges to prefetch first */
+	size_t hot_next;              /* the first hot range not fully requested */
 	uint64_t total_pages;         /* lazy pages over all tasks at hand-off */
 	unsigned restored : 1;        /* finish word received */
 	unsigned closing : 1, stopped : 1;

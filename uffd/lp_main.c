@@ -21,6 +21,7 @@ static const char usage[] =
 "                         (--pki DIR | --tls-cacert F --tls-cert F --tls-key F | --no-tls)\n"
 "                         [--tls-no-cn-verify] [--criu-version 4.1|4.2]\n"
 "                         [--reconnect-timeout SECS] [--bg-pages N] [--bg-depth N]\n"
+"                         [--hotness FILE]\n"
 "                         [-o FILE] [-v] [--pidfile F] [--status-fd FD] [-d]\n"
 "    faultline lazy-pages -D DIR [-W DIR] ...          (pages from local images)\n"
 "\n"
@@ -55,6 +56,8 @@ static const char usage[] =
 "    --reconnect-timeout S  how long to try to reach a lost page server (default 10)\n"
 "    --bg-pages N           pages per background request (default 256)\n"
 "    --bg-depth N           background requests in flight (default 8)\n"
+"    --hotness FILE         prefetch the ranges of this map first, hottest first\n"
+"                           (written by `faultline probe hotness --map` on the source)\n"
 "    -o, --log-file FILE    log here instead of stderr\n"
 "    -v                     more detail; also shows progress when stderr is not a tty\n"
 "    --pidfile FILE, --status-fd FD, -d   as for criu lazy-pages\n"
@@ -77,6 +80,7 @@ struct lp_args {
 	int page_server;
 	double reconnect_timeout;
 	long bg_pages, bg_depth;
+	const char *hotness;
 };
 
 static int number(const char *flag, const char *arg, double lo, double hi, double *out)
@@ -94,7 +98,7 @@ static int number(const char *flag, const char *arg, double lo, double hi, doubl
 
 static int parse_extra(struct lp_args *a, int opt, const char *arg)
 {
-	enum { OPT_PS = CLI_OPT_FIRST_FREE, OPT_RECONNECT, OPT_BG_PAGES, OPT_BG_DEPTH };
+	enum { OPT_PS = CLI_OPT_FIRST_FREE, OPT_RECONNECT, OPT_BG_PAGES, OPT_BG_DEPTH, OPT_HOT };
 	double v;
 
 	switch (opt) {
@@ -111,6 +115,7 @@ static int parse_extra(struct lp_args *a, int opt, const char *arg)
 			return -EINVAL;
 		a->bg_depth = (long)v;
 		return 0;
+	case OPT_HOT: a->hotness = arg; return 0;
 	case 'h': fputs(usage, stdout); exit(0);
 	default: fprintf(stderr, "Try 'faultline lazy-pages --help'.\n"); return -EINVAL;
 	}
@@ -125,6 +130,7 @@ static int parse(int argc, char **argv, struct lp_args *a)
 		{ "reconnect-timeout", required_argument, NULL, CLI_OPT_FIRST_FREE + 1 },
 		{ "bg-pages", required_argument, NULL, CLI_OPT_FIRST_FREE + 2 },
 		{ "bg-depth", required_argument, NULL, CLI_OPT_FIRST_FREE + 3 },
+		{ "hotness", required_argument, NULL, CLI_OPT_FIRST_FREE + 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -200,6 +206,7 @@ static void free_ctx(struct uffd_ctx *ctx)
 			close(ctx->images[i].pages_fd);
 	}
 	free(ctx->images);
+	uffd_hotmap_free(&ctx->hot);
 	img_dir_close(&ctx->dir);
 }
 
@@ -215,6 +222,15 @@ static int setup(struct lp_args *a, struct uffd_ctx *ctx, SSL_CTX **tls)
 	ret = load_images(ctx);
 	if (ret)
 		return ret;
+	if (a->hotness) {
+		ret = uffd_hotmap_load(a->hotness, &ctx->hot);
+		if (ret) {
+			fprintf(stderr, "lazy-pages: --hotness %s\n", ctx->hot.err);
+			return ret;
+		}
+		fl_info("lazy-pages", "hotness map %s: %zu ranges to prefetch first", a->hotness,
+			ctx->hot.n);
+	}
 	if (a->page_server) {
 		ret = cli_tls_ctx(&a->o, XPORT_TLS_CLIENT, a->o.address, tls);
 		if (!ret)

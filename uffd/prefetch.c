@@ -23,6 +23,34 @@ static struct uffd_task *next_with_work(struct uffd_ctx *ctx)
 	return NULL;
 }
 
+/* Requests the next BG_PAGES of the hottest range not yet fetched, for every
+ * task of its pid (forks included).  Hot addresses are dump-time addresses,
+ * equal to run-time ones until a task remaps, which is rare this early. */
+static int prefetch_hot(struct uffd_ctx *ctx, unsigned *room)
+{
+	struct uffd_hot *h = &ctx->hot.v[ctx->hot_next];
+	uint64_t end = h->start + (uint64_t)ctx->opts.bg_pages * 4096;
+	struct uffd_ranges cut;
+	int ret = 0;
+
+	if (end > h->end)
+		end = h->end;
+	for (struct uffd_task *t = ctx->tasks; t && !ret; t = t->next) {
+		if (t->pid != h->vpid || t->exited)
+			continue;
+		uffd_ranges_init(&cut);
+		ret = uffd_ranges_cut(&t->todo, h->start, end, &cut);
+		for (size_t i = 0; !ret && i < cut.n; i++)
+			ret = uffd_request(t, &cut.v[i], 0, NULL);
+		*room -= cut.n < *room ? (unsigned)cut.n : *room;
+		uffd_ranges_free(&cut);
+	}
+	h->start = end;
+	if (h->start >= h->end)
+		ctx->hot_next++;
+	return ret;
+}
+
 void uffd_prefetch(struct uffd_ctx *ctx)
 {
 	unsigned room;
@@ -30,6 +58,13 @@ void uffd_prefetch(struct uffd_ctx *ctx)
 	if (!ctx->restored || ctx->closing || ctx->stopped)
 		return;
 	room = ctx->fetch->bg_room(ctx);
+	while (room && ctx->hot_next < ctx->hot.n) {
+		int ret = prefetch_hot(ctx, &room);
+		if (ret) {
+			uffd_fatal(ctx, "hot prefetch failed: %s", strerror(-ret));
+			return;
+		}
+	}
 	while (room--) {
 		struct uffd_task *t = next_with_work(ctx);
 		struct uffd_range r;

@@ -93,7 +93,7 @@ void uffd_check_done(struct uffd_ctx *ctx)
  * /proc/PID/task/TID/children (forks after restore included). */
 static void kill_tree(pid_t pid, int depth)
 {
-	char path[64], buf[4096];
+	char path[320], buf[4096];
 	struct dirent *de;
 	DIR *d;
 

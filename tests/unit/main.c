@@ -18,6 +18,7 @@ int main(void)
 		pki_suite,
 		pageserver_suite,
 		ranges_suite,
+		hotness_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

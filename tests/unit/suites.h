@@ -12,6 +12,7 @@ Suite *tls_suite(void);
 Suite *pki_suite(void);
 Suite *pageserver_suite(void);
 Suite *ranges_suite(void);
+Suite *hotness_suite(void);
 /* --- end of suite constructors --- */
 
 #endif
