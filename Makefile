@@ -8,6 +8,8 @@
 
 CC      ?= cc
 CLANG   ?= clang
+BPFTOOL ?= bpftool
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
 CFLAGS  ?= -O2 -g
 BUILD   ?= build
 SAN     ?=
@@ -21,6 +23,32 @@ override LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBS    := -luring -lssl -lcrypto -lprotobuf-c
+
+# BPF probes (`faultline probe`): bpf/X.bpf.c -> $(BUILD)/gen/bpf/X.bpf.o -> X.skel.h,
+# included by the loaders (the other bpf/*.c). Without kernel BTF, bpftool, clang or
+# libbpf at build time everything else still builds, with -DFL_NO_BPF: only the
+# dispatcher bpf/probe_main.c is compiled, and `faultline probe` says why it cannot run.
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/gen/bpf/%.skel.h,$(BPF_SRCS))
+BPF_OK     := $(shell test -r $(BTF_VMLINUX) && command -v $(BPFTOOL) >/dev/null && \
+		command -v $(CLANG) >/dev/null && test -r /usr/include/bpf/libbpf.h && echo 1)
+ifeq ($(BPF_OK),1)
+BPF_MODE   := bpf
+LIBS       += -lbpf -lelf -lz
+BPF_LOADERS := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
+else
+BPF_MODE   := no-bpf
+override CFLAGS += -DFL_NO_BPF
+BPF_LOADERS := bpf/probe_main.c
+endif
+# bpf/hotness_main.c provides `faultline probe hotness` once it exists.
+ifneq ($(filter bpf/hotness_main.c,$(BPF_LOADERS)),)
+override CFLAGS += -DFL_HAVE_PROBE_HOTNESS
+endif
+# Objects that depend on the BPF mode are rebuilt when it changes.
+BPF_MODE_FILE := $(BUILD)/gen/bpf.mode
+$(shell mkdir -p $(BUILD)/gen && { [ "$$(cat $(BPF_MODE_FILE) 2>/dev/null)" = "$(BPF_MODE)" ] || \
+	echo "$(BPF_MODE)" >$(BPF_MODE_FILE); })
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 ifeq ($(V),1)
@@ -40,7 +68,8 @@ PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 PROTO_H    := $(PROTO_C:.c=.h)
 MODULES    := common transport images pageserver uffd
-LIB_SRCS   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_SRCS   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c)) \
+	$(BPF_LOADERS)
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
 MAIN_OBJ   := $(BUILD)/obj/cli/main.o
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
@@ -73,6 +102,23 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
+# BPF: vmlinux.h from the running kernel's BTF (never committed), objects, skeletons.
+$(BUILD)/gen/vmlinux.h: | $(DEPS_STAMP)
+	$(call msg,BTF,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/gen/vmlinux.h $(wildcard bpf/*.h)
+	$(call msg,BPF,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BUILD)/gen -I. -c $< -o $@
+
+$(BUILD)/gen/bpf/%.skel.h: $(BUILD)/gen/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
+
+$(patsubst %.c,$(BUILD)/obj/%.o,$(BPF_LOADERS)): $(BPF_MODE_FILE) $(if $(filter bpf,$(BPF_MODE)),$(BPF_SKELS))
+
 $(BUILD)/libfaultline.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -91,7 +137,8 @@ $(BUILD)/workloads/%: tests/workloads/%.c | $(DEPS_STAMP)
 	$(Q)$(CC) $(CFLAGS) -static -o $@ $< -lpthread
 
 # libFuzzer targets: clang, the whole library rebuilt with the fuzzer instrumentation.
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ibuild/gen -Icommon -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ibuild/gen -Icommon -fsanitize=fuzzer-no-link,address,undefined \
+	$(filter -DFL_%,$(CFLAGS))
 FUZZ_OBJS   := $(patsubst %.c,build/fuzz-obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/fuzz-obj/gen/%.o,$(patsubst $(BUILD)/%,build/%,$(PROTO_C)))
 build/fuzz-obj/gen/%.o: build/gen/%.c
 	$(call msg,FUZZCC,$<)
@@ -101,6 +148,8 @@ build/fuzz-obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 	$(call msg,FUZZCC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+$(patsubst %.c,build/fuzz-obj/%.o,$(BPF_LOADERS)): build/gen/bpf.mode \
+	$(if $(filter bpf,$(BPF_MODE)),$(patsubst $(BUILD)/%,build/%,$(BPF_SKELS)))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(call msg,FUZZLD,$@)
 	@mkdir -p $(dir $@)

@@ -72,6 +72,7 @@ CRIU_VER=$("$CRIU" --version | sed -n 's/^Version: *//p')
 PIPE_DEFAULT=$(cat /proc/sys/fs/pipe-max-size)
 
 img=$T_OUT/img wl=$T_OUT/wl pki=$T_OUT/pki res=$T_OUT/results.tsv
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "work dir $T_OUT; CRIU $CRIU_VER; $REPS runs per server; pinning $PINS; transports $TRANSPORTS"
 pid=$(t_start_workload "$wl" "$MIB" --threads 2) || die "workload did not start"
 t_dump "$pid" "$img" || die "criu dump failed"
@@ -228,7 +229,11 @@ END {
 	}
 }' "$res")
 
+make_note=
+# shellcheck disable=SC2016 # backquotes are markdown
+[[ ${#ARGS[@]} -gt 0 ]] || make_note=' (`make bench-pageserver`)'
 cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 report=$(
 	cat <<EOF
 # Page server benchmark: \`criu page-server --lazy-pages\` vs \`faultline page-server\`
@@ -261,9 +266,10 @@ memory, and every lazy-pages log reported all $LAZY_PAGES pages transferred.
 - TLS: certificates from \`faultline pki init\`, names verified at both ends, TLS 1.3
   (CRIU: GnuTLS; faultline: OpenSSL 3.0, no kTLS on this kernel).
 
-**Run.** \`bench/bench-pageserver.sh${ARGS[*]:+ ${ARGS[*]}}\`$([[ ${#ARGS[@]} -eq 0 ]] && echo ' (`make bench-pageserver`)'),
+**Run.** \`bench/bench-pageserver.sh${ARGS[*]:+ ${ARGS[*]}}\`$make_note,
 $(date -u '+%Y-%m-%d %H:%M UTC'); CRIU $CRIU_VER; Linux $(uname -r); $(nproc) vCPUs ($cpu_model);
-faultline $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown).
+faultline $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown); load average
+$LOAD_START at the start, $LOAD_END at the end (other work on the machine adds noise).
 
 <details><summary>All runs</summary>
 

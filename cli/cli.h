@@ -14,4 +14,10 @@ int ps_main(int argc, char **argv);
 /* `faultline lazy-pages ...`: ARGV[0] is "lazy-pages".  Same exit codes. */
 int uffd_lp_main(int argc, char **argv);
 
+/* `faultline probe ...`: ARGV[0] is "probe", ARGV[1] the probe ("fault-latency",
+ * "hotness").  Loads BPF programs, so it needs root (CAP_BPF, CAP_PERFMON).
+ * Same exit codes; 1 also when BPF is unavailable (built without it, no
+ * kernel BTF, no permission).  Main thread only. */
+int probe_main(int argc, char **argv);
+
 #endif

@@ -13,6 +13,7 @@ static const char usage[] =
 "Commands:\n"
 "    page-server   serve the lazy pages of a CRIU dump (source side)\n"
 "    lazy-pages    the fault handler for `criu restore --lazy-pages` (destination)\n"
+"    probe         BPF probes: `probe fault-latency` (destination), `probe hotness`\n"
 "    pki           make a CA and TLS certificates: `faultline pki init DIR`\n"
 "\n"
 "`faultline COMMAND --help` describes each one.\n";
@@ -26,6 +27,7 @@ static const struct command commands[] = {
 	{ "page-server", ps_main },
 	{ "lazy-pages", uffd_lp_main },
 	{ "pki", cli_pki_main },
+	{ "probe", probe_main },
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
  * pid in our namespace along with its message, so it can be killed if its
  * memory can no longer be fetched. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "uffd/lazy.h"
 
 #define LAZY_SOCKET "lazy-pages.socket"
+/* "<pid here> <pid in the images>" per restored task, for `faultline probe`. */
+#define LAZY_PIDS "lazy-pages.pids"
 enum { FINISH_WORD = 0x52535446 };
 
 enum hstate { H_ACCEPT, H_PID, H_FD, H_FINISH, H_EOF, H_DONE };
@@ -98,6 +101,22 @@ static int on_pid(struct uffd_handoff *h)
 	return 0;
 }
 
+/* Tells `faultline probe fault-latency` about a restored task: through its
+ * uprobe on uffd_trace_task() at once, through LAZY_PIDS if it comes later. */
+static void publish_pid(const struct uffd_handoff *h)
+{
+	int fd;
+
+	uffd_trace_task(h->real_pid);
+	if (h->real_pid <= 0)
+		return;
+	fd = open(LAZY_PIDS, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%d %d\n", (int)h->real_pid, (int)h->pid) < 0)
+		fl_warn("lazy-pages", "cannot write %s: %s", LAZY_PIDS, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static int on_fd(struct uffd_handoff *h)
 {
 	int uffd = -1, ret = take_cmsg(h, &uffd);
@@ -106,6 +125,7 @@ static int on_fd(struct uffd_handoff *h)
 		fl_err("lazy-pages", "pid %d: no userfaultfd came with its message", h->pid);
 		return ret ? ret : -EBADMSG;
 	}
+	publish_pid(h);
 	ret = uffd_task_add(h->ctx, h->pid, h->real_pid, uffd);
 	if (ret) {
 		close(uffd);
@@ -216,6 +236,7 @@ int uffd_handoff_listen(struct uffd_ctx *ctx)
 	}
 	setsockopt(h->lfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	unlink(LAZY_SOCKET);
+	unlink(LAZY_PIDS);
 	if (bind(h->lfd, (struct sockaddr *)&sun, sizeof(sun)) || listen(h->lfd, 10)) {
 		ret = -errno;
 		fprintf(stderr, "lazy-pages: cannot listen on %s/%s: %s\n", ctx->opts.work_dir,
@@ -246,6 +267,7 @@ void uffd_handoff_free(struct uffd_ctx *ctx)
 	if (h->lfd >= 0) {
 		close(h->lfd);
 		unlink(LAZY_SOCKET);
+		unlink(LAZY_PIDS);
 	}
 	if (h->fd >= 0)
 		close(h->fd);

@@ -135,6 +135,13 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 		 const struct timespec *t0);
 void uffd_task_gone(struct uffd_task *t, const char *why);
 void uffd_check_done(struct uffd_ctx *ctx);
+/* Markers for `faultline probe fault-latency` (uprobes; they do nothing):
+ * uffd_trace_copy() right before the UFFDIO_COPY or UFFDIO_ZEROPAGE of
+ * [DST, DST + LEN), READ_NS being when the fault that asked for it was read
+ * (CLOCK_MONOTONIC ns; 0: background fetch); uffd_trace_task() when a
+ * restored task with pid REAL_PID (ours; 0: unknown) is handed over. */
+void uffd_trace_copy(uint64_t dst, uint64_t len, uint64_t read_ns);
+void uffd_trace_task(int32_t real_pid);
 /* Kills every restored task, records WHY and stops the daemon (exit 1). */
 void uffd_fatal(struct uffd_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -142,8 +142,10 @@ static int remote_close(struct uffd_ctx *ctx)
 		struct link *l = &rm->links[i];
 		int n = xport_hdr_encode(ctx->opts.proto, &m, hdr, sizeof(hdr));
 
-		if (!l->up || (!l->conn.established && !l->head)) {
-			/* Down, or still in its handshake with nothing asked on it. */
+		if (!l->up || !l->conn.established) {
+			/* Down, or still in its TLS handshake (CLOSE cannot be
+			 * written yet): every live task has all its pages, so
+			 * whatever is queued on it was for tasks that exited. */
 			if (l->up)
 				xport_conn_abort(&l->conn);
 			l->closed = 1;

@@ -161,7 +161,10 @@ lp_page_server() {
 		</dev/null >>"$log.stderr" 2>&1 &
 	T_PS_PID=$!
 	t_track "$T_PS_PID"
-	t_wait_for 20 eval "grep -q 'listening on' $(printf %q "$log") 2>/dev/null ||
-		! t_alive $T_PS_PID" && t_alive "$T_PS_PID" ||
-		{ t_criu_log "$log"; t_criu_log "$log.stderr"; t_fail "page-server did not listen on $port"; }
+	if ! t_wait_for 20 eval "grep -q 'listening on' $(printf %q "$log") 2>/dev/null ||
+		! t_alive $T_PS_PID" || ! t_alive "$T_PS_PID"; then
+		t_criu_log "$log"
+		t_criu_log "$log.stderr"
+		t_fail "page-server did not listen on $port"
+	fi
 }

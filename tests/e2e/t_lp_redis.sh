@@ -34,8 +34,9 @@ unshare -p -f setsid "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --daemonize
 	</dev/null >/dev/null 2>&1 &
 upid=$!
 t_track "$upid"
-t_wait_for 20 eval "rcli ping 2>/dev/null | grep -q PONG || ! t_alive $upid" && t_alive "$upid" ||
-	t_fail "redis-server did not start"
+t_wait_for 20 eval "rcli ping 2>/dev/null | grep -q PONG || ! t_alive $upid" ||
+	t_fail "redis-server did not answer within 20 s"
+t_alive "$upid" || t_fail "redis-server exited at startup"
 pid=$(lp_child "$upid" redis-server) || t_fail "cannot find redis-server under unshare $upid"
 t_track "$pid"
 

@@ -71,7 +71,8 @@ lp_require
 
 pid=$(lp_start_prog "$wl" mtwork 30 "$MTWORK" --size "$mib" --threads 8 \
 	--children "$children" --dir "$wl" --max-wait 600) || t_fail "workload did not start"
-[[ $(ls "/proc/$pid/task" | wc -l) -eq 9 ]] || t_fail "workload does not run 9 threads"
+threads=(/proc/"$pid"/task/*)
+[[ ${#threads[@]} -eq 9 ]] || t_fail "workload runs ${#threads[@]} threads, not 9"
 t_dump "$pid" "$img" || t_fail "dump failed"
 t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
 

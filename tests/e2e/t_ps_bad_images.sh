@@ -17,8 +17,9 @@ wl=$T_OUT/wl img=$T_OUT/img
 pid=$(t_start_workload "$wl" 16) || t_fail "workload did not start"
 t_dump "$pid" "$img" || t_fail "dump failed"
 t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
-pm=$(cd "$img" && ls pagemap-*.img | grep -v shmem | head -1)
-[[ -n $pm && -s $img/pages-1.img ]] || t_fail "dump lacks pagemap-N.img or pages-1.img"
+pms=("$img"/pagemap-[0-9]*.img)
+pm=$(basename "${pms[0]}")
+[[ -s $img/$pm && -s $img/pages-1.img ]] || t_fail "dump lacks pagemap-N.img or pages-1.img"
 
 # The intact images serve: the server starts and stops cleanly.
 t_fl_page_server "$T_OUT/ok.log" "$img" --no-tls || t_fail "server rejects the intact images"
@@ -70,4 +71,4 @@ broken badmagic0
 printf '\x00\x00\x00\x00' | dd of="$T_OUT/badmagic0/$pm" bs=1 seek=0 conv=notrunc status=none
 expect_refusal badmagic0 "${pm//./\\.}" 'magic' 'offset 0'
 
-t_pass
+t_pass "4 broken image dirs refused with file names and offsets/sizes"

@@ -56,4 +56,4 @@ PY
 t_fl_ps_wait 10 || t_fail "server --once did not exit cleanly"
 grep -q 'session closed: 3 GETs, 66 pages' "$T_OUT/ps.log" ||
 	{ t_criu_log "$T_OUT/ps.log"; t_fail "server did not log 3 GETs / 66 pages"; }
-t_pass
+t_pass "3 GETs answered in order"

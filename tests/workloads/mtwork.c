@@ -1,50 +1,24 @@
-/*
- * mtwork: a multi-threaded workload that changes its address space while its
+/* mtwork: a multi-threaded workload that changes its address space while its
  * memory is still arriving lazily (post-copy restore).
- *
- *   mtwork --size MiB [--threads N] [--children N] [--seed S] [--dir DIR]
- *          [--max-wait SECS]
- *
- * 1. Maps N regions of SIZE/N MiB (page aligned), each its own anonymous
- *    private mapping with an inaccessible guard page before it, and starts N
- *    threads (default 8, at least 3). Thread r fills region r: the 64-bit word
- *    w of region r is mtwork_word(seed, r, w), a splitmix64 hash, so a zero
- *    page, a stale page or a page of the wrong region or offset is caught.
- * 2. Writes DIR/ready ("ready <bytes> <threads> <regions base hex...>\n").
- *    Until DIR/go appears every thread keeps touching its region: it rewrites
- *    one page every 10 ms with the same pattern (the content stays
- *    deterministic, the pages stay written to, and after a lazy restore these
- *    writes fault).
- * 3. When DIR/go appears (polled every 10 ms), the main thread stops the
- *    touching and then, in this order:
- *      - forks C children (default 4, at most N - 2); child c verifies every
- *        byte of region c in its own address space and exits 0, or writes
- *        the first mismatch to DIR/child.<c> and exits 1;
- *      - moves region N-2 to a new address with mremap(MREMAP_MAYMOVE |
- *        MREMAP_FIXED) (over an inaccessible reservation made for it);
- *      - drops region N-1 with madvise(MADV_DONTNEED).
- *    Just before each of the three steps it counts, with mincore(), the pages
- *    of the regions that are not resident: after a lazy restore these are the
- *    lazy pages that have not arrived yet, so a count > 0 proves that the step
- *    happened while the transfer was still running.
- *    Then every thread verifies its whole region: region N-2 at its new
- *    address, region N-1 must read as zeros, the others their pattern. The
- *    main thread reaps the children and checks their exit status.
- * 4. DIR/result (tmp + rename) gets
- *      "OK <bytes verified> missing fork=<n> remap=<n> dontneed=<n> children=<C>"
- *    or "FAIL <what>" for the first problem found; exit 0 / 1.
- *    Without DIR/go after --max-wait seconds (default 1800): "FAIL timeout",
- *    exit 2.
- * The process keeps no file open (stdio is the harness's), so CRIU can always
- * restore its fds. Built static (-lpthread) by the Makefile.
- */
+ *   mtwork --size MiB [--threads N] [--children C] [--seed S] [--dir DIR] [--max-wait SECS]
+ * N regions of SIZE/N MiB (own VMAs, guard pages between), N threads (default 8,
+ * >= 3); thread r fills region r (word w = mtwork_word(seed, r, w), splitmix64),
+ * DIR/ready is written, and until DIR/go each thread rewrites one page of its
+ * region (same values) every 10 ms. On DIR/go the main thread stops that, then
+ * forks C children (default 4, <= N-2; child c verifies region c in its own
+ * address space, else writes DIR/child.<c> and exits 1), mremaps region N-2 to
+ * a new address (MREMAP_MAYMOVE|MREMAP_FIXED) and drops region N-1
+ * (MADV_DONTNEED). Before each step it counts the region pages not resident
+ * (mincore): after a lazy restore, > 0 proves the step came mid-transfer. Then
+ * each thread verifies its region (N-2 at its new place, N-1 must be zeros).
+ * DIR/result: "OK <bytes> missing fork=<n> remap=<n> dontneed=<n> children=<C>"
+ * (exit 0), "FAIL <first problem>" (1), or "FAIL timeout" (2) after --max-wait s
+ * without DIR/go. No file stays open (CRIU restores the fds). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,30 +28,35 @@
 #include <unistd.h>
 
 #define PAGE 4096UL
-#define WORDS_PER_PAGE (PAGE / 8)
+#define WPP (PAGE / 8) /* words per page */
 #define POLL_NS 10000000L
 #define MAX_THREADS 64
+#define PATH_LEN 4096
 
 enum phase { PH_TOUCH, PH_STOP, PH_VERIFY };
 
 struct region {
-	unsigned idx;
-	uint64_t *base; /* where the region is now */
+	unsigned idx, zero; /* zero: expect zeros (after MADV_DONTNEED) */
+	uint64_t *base, seed; /* base: where the region is now */
 	size_t pages;
-	uint64_t seed;
-	int zero;		/* expect zeros (after MADV_DONTNEED) */
 	pthread_t tid;
-	char verdict[200];	/* empty: OK */
+	char verdict[200]; /* empty: OK */
 };
 
-static volatile int phase = PH_TOUCH;
-static volatile int stopped; /* threads that saw PH_STOP */
-static volatile int filled;  /* threads done filling */
+static struct opts {
+	size_t mib;
+	unsigned threads, children;
+	uint64_t seed;
+	const char *dir;
+	unsigned long max_wait;
+} o;
+
+static volatile int phase = PH_TOUCH, stopped, filled; /* threads that saw PH_STOP / filled */
+static struct region rg[MAX_THREADS];
 
 static inline uint64_t mtwork_word(uint64_t seed, unsigned region, uint64_t w)
 {
-	uint64_t z = w + (uint64_t)(region + 1) * 0x9e3779b97f4a7c15ULL +
-		     seed * 0xd1b54a32d192ed03ULL;
+	uint64_t z = w + (uint64_t)(region + 1) * 0x9e3779b97f4a7c15ULL + seed * 0xd1b54a32d192ed03ULL;
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -86,7 +65,7 @@ static inline uint64_t mtwork_word(uint64_t seed, unsigned region, uint64_t w)
 
 static void nap_ns(long ns)
 {
-	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+	struct timespec ts = { 0, ns };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -94,28 +73,21 @@ static void nap_ns(long ns)
 
 static void write_page(struct region *r, size_t page)
 {
-	uint64_t *p = r->base + page * WORDS_PER_PAGE;
-	uint64_t w0 = page * WORDS_PER_PAGE;
-
-	for (size_t i = 0; i < WORDS_PER_PAGE; i++)
-		p[i] = mtwork_word(r->seed, r->idx, w0 + i);
+	for (size_t i = 0; i < WPP; i++)
+		r->base[page * WPP + i] = mtwork_word(r->seed, r->idx, page * WPP + i);
 }
 
-/* Checks every word; on a mismatch fills OUT (may be NULL) and returns 1.
- * Async-signal-safe (used in forked children): no locks, no allocation. */
+/* Checks every word; on a mismatch describes it in OUT and returns 1.
+ * Fit for a forked child: no locks, no allocation. */
 static int check_region(const struct region *r, char *out, size_t len)
 {
-	const uint64_t *p = r->base;
-
-	for (size_t w = 0; w < r->pages * WORDS_PER_PAGE; w++) {
+	for (size_t w = 0; w < r->pages * WPP; w++) {
 		uint64_t want = r->zero ? 0 : mtwork_word(r->seed, r->idx, w);
 
-		if (p[w] != want) {
-			if (out)
-				snprintf(out, len,
-					 "region %u%s page %zu offset 0x%zx expected 0x%016" PRIx64
-					 " got 0x%016" PRIx64, r->idx, r->zero ? " (dropped)" : "",
-					 w / WORDS_PER_PAGE, (w % WORDS_PER_PAGE) * 8, want, p[w]);
+		if (r->base[w] != want) {
+			snprintf(out, len, "region %u%s page %zu offset 0x%zx expected 0x%016" PRIx64
+				 " got 0x%016" PRIx64, r->idx, r->zero ? " (dropped)" : "", w / WPP,
+				 (w % WPP) * 8, want, r->base[w]);
 			return 1;
 		}
 	}
@@ -142,240 +114,187 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static int write_file(const char *dir, const char *name, const char *text)
+static int write_file(const char *name, const char *text)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
+	char tmp[PATH_LEN], dst[PATH_LEN];
 	size_t len = strlen(text);
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", o.dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", o.dir, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
+	int bad = write(fd, text, len) != (ssize_t)len;
+	if (close(fd) || bad)
 		return -EIO;
-	}
-	if (close(fd))
-		return -errno;
 	return rename(tmp, dst) ? -errno : 0;
 }
 
-/* Pages of the regions that are not resident (not arrived yet). */
-static size_t count_missing(struct region *rg, unsigned n)
+static __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...)
 {
-	static unsigned char vec[1 << 16];
-	size_t missing = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		for (size_t pg = 0; pg < rg[i].pages; pg += sizeof(vec)) {
-			size_t k = rg[i].pages - pg < sizeof(vec) ? rg[i].pages - pg : sizeof(vec);
-
-			if (mincore((char *)rg[i].base + pg * PAGE, k * PAGE, vec))
-				return (size_t)-1;
-			for (size_t j = 0; j < k; j++)
-				missing += !(vec[j] & 1);
-		}
-	}
-	return missing;
-}
-
-struct opts {
-	size_t mib;
-	unsigned threads, children;
-	uint64_t seed;
-	const char *dir;
-	unsigned long max_wait;
-};
-
-static int usage(void)
-{
-	fprintf(stderr, "usage: mtwork --size MiB [--threads N] [--children N] [--seed S] "
-			"[--dir DIR] [--max-wait SECS]\n");
-	return 2;
-}
-
-static int parse(int argc, char **argv, struct opts *o)
-{
-	*o = (struct opts){ .threads = 8, .children = 4, .seed = 1, .dir = ".", .max_wait = 1800 };
-	for (int i = 1; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
-
-		if (!strcmp(a, "--size"))
-			o->mib = strtoull(v, NULL, 0);
-		else if (!strcmp(a, "--threads"))
-			o->threads = (unsigned)strtoul(v, NULL, 0);
-		else if (!strcmp(a, "--children"))
-			o->children = (unsigned)strtoul(v, NULL, 0);
-		else if (!strcmp(a, "--seed"))
-			o->seed = strtoull(v, NULL, 0);
-		else if (!strcmp(a, "--dir"))
-			o->dir = v;
-		else if (!strcmp(a, "--max-wait"))
-			o->max_wait = strtoul(v, NULL, 0);
-		else
-			return -EINVAL;
-	}
-	if (argc % 2 == 0 || !o->mib || o->threads < 3 || o->threads > MAX_THREADS ||
-	    o->children > o->threads - 2 || (o->mib << 20) / o->threads < PAGE)
-		return -EINVAL;
-	return 0;
-}
-
-static int fail(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(const char *dir, const char *fmt, ...)
-{
-	char buf[400];
+	char buf[400] = "FAIL ";
 	va_list ap;
 
-	strcpy(buf, "FAIL ");
 	va_start(ap, fmt);
 	vsnprintf(buf + 5, sizeof(buf) - 6, fmt, ap);
 	va_end(ap);
 	strcat(buf, "\n");
-	write_file(dir, "result", buf);
+	write_file("result", buf);
 	return 1;
+}
+
+/* Region pages that are not resident (lazy pages not in yet), or -1. */
+static long count_missing(void)
+{
+	static unsigned char vec[1 << 16];
+	long missing = 0;
+
+	for (unsigned i = 0; i < o.threads; i++)
+		for (size_t pg = 0; pg < rg[i].pages; pg += sizeof(vec)) {
+			size_t k = rg[i].pages - pg < sizeof(vec) ? rg[i].pages - pg : sizeof(vec);
+
+			if (mincore((char *)rg[i].base + pg * PAGE, k * PAGE, vec))
+				return -1;
+			for (size_t j = 0; j < k; j++)
+				missing += !(vec[j] & 1);
+		}
+	return missing;
+}
+
+static int parse(int argc, char **argv)
+{
+	o = (struct opts){ .threads = 8, .children = 4, .seed = 1, .dir = ".", .max_wait = 1800 };
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+
+		if (!strcmp(a, "--size")) o.mib = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--threads")) o.threads = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--children")) o.children = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--dir")) o.dir = v;
+		else if (!strcmp(a, "--max-wait")) o.max_wait = strtoul(v, NULL, 0);
+		else return -EINVAL;
+	}
+	if (argc % 2 == 0 || !o.mib || o.threads < 3 || o.threads > MAX_THREADS ||
+	    o.children > o.threads - 2 || (o.mib << 20) / o.threads < PAGE)
+		return -EINVAL;
+	return 0;
+}
+
+/* Maps the regions, starts the threads, waits for the fill, writes DIR/ready. */
+static int setup(void)
+{
+	size_t rpages = (o.mib << 20) / o.threads / PAGE, off;
+	char buf[4096], *all;
+
+	all = mmap(NULL, o.threads * (rpages + 1) * PAGE, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (all == MAP_FAILED)
+		return -errno;
+	for (unsigned i = 0; i < o.threads; i++) {
+		char *b = all + (i * (rpages + 1) + 1) * PAGE;
+
+		if (mprotect(b, rpages * PAGE, PROT_READ | PROT_WRITE))
+			return -errno;
+		rg[i] = (struct region){ .idx = i, .base = (uint64_t *)b, .pages = rpages, .seed = o.seed };
+		if (pthread_create(&rg[i].tid, NULL, worker, &rg[i]))
+			return -EAGAIN;
+	}
+	while (__atomic_load_n(&filled, __ATOMIC_ACQUIRE) != (int)o.threads)
+		nap_ns(POLL_NS);
+	off = (size_t)snprintf(buf, sizeof(buf), "ready %zu %u", o.threads * rpages * PAGE, o.threads);
+	for (unsigned i = 0; i < o.threads; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %p", (void *)rg[i].base);
+	snprintf(buf + off, sizeof(buf) - off, "\n");
+	return write_file("ready", buf);
+}
+
+/* Reaps child C; 0 if it verified its region. */
+static int reap(unsigned c, pid_t pid)
+{
+	char name[PATH_LEN], why[200] = "";
+	int st, fd;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return fail("waitpid child %u: %s", c, strerror(errno));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	snprintf(name, sizeof(name), "%s/child.%u", o.dir, c);
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t k = read(fd, why, sizeof(why) - 1);
+		why[k > 0 ? k : 0] = 0;
+		close(fd);
+	}
+	return fail("child %u: %s (status 0x%x)", c, why, st);
 }
 
 int main(int argc, char **argv)
 {
-	static struct region rg[MAX_THREADS];
-	struct opts o;
-	char path[PATH_MAX], buf[4096];
-	size_t rpages, miss_fork, miss_remap, miss_drop, off;
+	long miss[3];
 	pid_t kids[MAX_THREADS];
-	unsigned long polls = 0;
-	unsigned n, moved, dropped;
-	char *all;
+	char path[PATH_LEN], buf[256];
+	int ret;
 
-	if (parse(argc, argv, &o))
-		return usage();
-	n = o.threads;
-	moved = n - 2;
-	dropped = n - 1;
-	rpages = (o.mib << 20) / n / PAGE;
-	/* One inaccessible reservation; each region is made writable inside it
-	 * after a guard page, so every region is a VMA of its own. */
-	all = mmap(NULL, n * (rpages + 1) * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		   MAP_NORESERVE, -1, 0);
-	if (all == MAP_FAILED) {
-		perror("mtwork: mmap");
+	if (parse(argc, argv))
+		return fprintf(stderr, "usage: mtwork --size MiB [--threads N] [--children C] "
+				       "[--seed S] [--dir DIR] [--max-wait SECS]\n"), 2;
+	unsigned moved = o.threads - 2, dropped = o.threads - 1;
+	if ((ret = setup())) {
+		fprintf(stderr, "mtwork: setup: %s\n", strerror(-ret));
 		return 3;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		char *b = all + (i * (rpages + 1) + 1) * PAGE;
-
-		if (mprotect(b, rpages * PAGE, PROT_READ | PROT_WRITE)) {
-			perror("mtwork: mprotect");
-			return 3;
-		}
-		rg[i] = (struct region){ .idx = i, .base = (uint64_t *)b, .pages = rpages,
-					 .seed = o.seed };
-	}
-	for (unsigned i = 0; i < n; i++)
-		if (pthread_create(&rg[i].tid, NULL, worker, &rg[i])) {
-			fprintf(stderr, "mtwork: pthread_create failed\n");
-			return 3;
-		}
-	while (__atomic_load_n(&filled, __ATOMIC_ACQUIRE) != (int)n)
-		nap_ns(POLL_NS);
-	off = (size_t)snprintf(buf, sizeof(buf), "ready %zu %u", n * rpages * PAGE, n);
-	for (unsigned i = 0; i < n && off < sizeof(buf) - 32; i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %p", (void *)rg[i].base);
-	snprintf(buf + off, sizeof(buf) - off, "\n");
-	if (write_file(o.dir, "ready", buf)) {
-		perror("mtwork: write ready");
-		return 3;
-	}
-
 	snprintf(path, sizeof(path), "%s/go", o.dir);
-	while (access(path, F_OK)) {
-		if (++polls > o.max_wait * (1000000000L / POLL_NS)) {
-			write_file(o.dir, "result", "FAIL timeout\n");
+	for (unsigned long polls = 0; access(path, F_OK); polls++) {
+		if (polls > o.max_wait * (1000000000L / POLL_NS)) {
+			write_file("result", "FAIL timeout\n");
 			return 2;
 		}
 		nap_ns(POLL_NS);
 	}
-
-	/* Stop the touching: the regions are about to move and be dropped. */
 	__atomic_store_n(&phase, PH_STOP, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) != (int)n)
+	while (__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) != (int)o.threads)
 		nap_ns(100000);
 
-	/* fork: each child checks one region in its own address space. */
-	miss_fork = count_missing(rg, n);
-	if (miss_fork == (size_t)-1)
-		return fail(o.dir, "mincore: %s", strerror(errno));
+	miss[0] = count_missing(); /* fork: each child checks one region */
 	for (unsigned c = 0; c < o.children; c++) {
 		kids[c] = fork();
 		if (kids[c] < 0)
-			return fail(o.dir, "fork: %s", strerror(errno));
+			return fail("fork: %s", strerror(errno));
 		if (kids[c] == 0) {
 			char why[200], name[32];
 
-			if (!check_region(&rg[c], why, sizeof(why)))
-				_exit(0);
 			snprintf(name, sizeof(name), "child.%u", c);
-			write_file(o.dir, name, why);
-			_exit(1);
+			_exit(check_region(&rg[c], why, sizeof(why)) ? (write_file(name, why), 1) : 0);
 		}
 	}
-
-	/* mremap: region MOVED goes to a fresh address. */
-	miss_remap = count_missing(rg, n);
-	if (miss_remap == (size_t)-1)
-		return fail(o.dir, "mincore: %s", strerror(errno));
-	void *dst = mmap(NULL, rpages * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			 MAP_NORESERVE, -1, 0);
+	miss[1] = count_missing(); /* mremap: region MOVED goes to a fresh address */
+	size_t len = rg[moved].pages * PAGE;
+	void *dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (dst == MAP_FAILED)
-		return fail(o.dir, "mmap for mremap: %s", strerror(errno));
-	void *to = mremap(rg[moved].base, rpages * PAGE, rpages * PAGE,
-			  MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+		return fail("mmap for mremap: %s", strerror(errno));
+	void *to = mremap(rg[moved].base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	if (to != dst)
-		return fail(o.dir, "mremap: %s", to == MAP_FAILED ? strerror(errno) : "wrong address");
+		return fail("mremap: %s", to == MAP_FAILED ? strerror(errno) : "wrong address");
 	rg[moved].base = to;
-
-	/* madvise(MADV_DONTNEED): region DROPPED reads as zeros from now on. */
-	miss_drop = count_missing(rg, n);
-	if (miss_drop == (size_t)-1)
-		return fail(o.dir, "mincore: %s", strerror(errno));
-	if (madvise(rg[dropped].base, rpages * PAGE, MADV_DONTNEED))
-		return fail(o.dir, "madvise: %s", strerror(errno));
+	miss[2] = count_missing(); /* MADV_DONTNEED: region DROPPED reads zeros */
+	if (madvise(rg[dropped].base, len, MADV_DONTNEED))
+		return fail("madvise: %s", strerror(errno));
 	rg[dropped].zero = 1;
 
 	__atomic_store_n(&phase, PH_VERIFY, __ATOMIC_RELEASE);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < o.threads; i++)
 		pthread_join(rg[i].tid, NULL);
-	for (unsigned c = 0; c < o.children; c++) {
-		int st;
-
-		if (waitpid(kids[c], &st, 0) != kids[c])
-			return fail(o.dir, "waitpid child %u: %s", c, strerror(errno));
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 1) {
-			char name[PATH_MAX], why[200] = "";
-			int fd;
-
-			snprintf(name, sizeof(name), "%s/child.%u", o.dir, c);
-			fd = open(name, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				ssize_t k = read(fd, why, sizeof(why) - 1);
-				why[k > 0 ? k : 0] = 0;
-				close(fd);
-			}
-			return fail(o.dir, "child %u: %s", c, why);
-		}
-		if (!WIFEXITED(st) || WEXITSTATUS(st))
-			return fail(o.dir, "child %u (region %u) %s %d", c, c,
-				    WIFEXITED(st) ? "exited with" : "killed by signal",
-				    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned c = 0; c < o.children; c++)
+		if (reap(c, kids[c]))
+			return 1;
+	for (unsigned i = 0; i < o.threads; i++)
 		if (rg[i].verdict[0])
-			return fail(o.dir, "%s", rg[i].verdict);
-	snprintf(buf, sizeof(buf), "OK %zu missing fork=%zu remap=%zu dontneed=%zu children=%u\n",
-		 n * rpages * PAGE, miss_fork, miss_remap, miss_drop, o.children);
-	if (write_file(o.dir, "result", buf))
-		return 3;
-	return 0;
+			return fail("%s", rg[i].verdict);
+	if (miss[0] < 0 || miss[1] < 0 || miss[2] < 0)
+		return fail("mincore failed");
+	snprintf(buf, sizeof(buf), "OK %zu missing fork=%ld remap=%ld dontneed=%ld children=%u\n",
+		 o.threads * rg[0].pages * PAGE, miss[0], miss[1], miss[2], o.children);
+	return write_file("result", buf) ? 3 : 0;
 }

@@ -1,32 +1,29 @@
 /*
  * randtouch: fault latency right after a post-copy restore.
- *
  *   randtouch --size MiB [--touches N] [--seed S] [--dir DIR] [--max-wait SECS]
  *             [--touched-only]
- *
- * 1. mmaps SIZE MiB of anonymous private memory and fills it like memfill: the
- *    64-bit word at byte offset o is splitmix64(o / 8 + seed * 0xd1b54a32d192ed03).
+ * 1. Fills SIZE MiB of anonymous private memory like memfill: the 64-bit word at
+ *    byte offset o is splitmix64(o / 8 + seed * 0xd1b54a32d192ed03).
  * 2. Writes DIR/ready ("ready <bytes> <hex base>\n", tmp + rename).
  * 3. Sleeps in 1 ms nanosleeps, checking for DIR/go after each. The harness
  *    creates DIR/go after the dump and before the restore, so the restored
  *    process finds it at its first check, at most ~1 ms after it resumes.
- * 4. Then, at once, it touches N distinct random pages of the mapping (drawn
- *    with a seeded xorshift; the bookkeeping lives in mappings made after the
- *    restore, which never fault to the lazy-pages daemon). Each first touch is
- *    one volatile 8-byte read, timed with clock_gettime(CLOCK_MONOTONIC) right
- *    before and after. Before the timed read, mincore() says whether the page
- *    was already resident (e.g. prefetched by background fetch): such a touch
- *    is no fault, and the harness leaves it out of the fault latency.
- * 5. Checks the whole content of every touched page, and writes DIR/lat.txt:
- *      "# randtouch resume_realtime_ns <T> touches <N> bad_pages <B>"
- *      then one line per touch, in touch order:
- *      "<latency ns> <start ns after T> <resident before: 0|1> <page index>"
+ * 4. At once touches N distinct random pages of the mapping (seeded xorshift;
+ *    the bookkeeping lives in mappings made after the restore, which never
+ *    fault to the lazy-pages daemon). Each first touch is one volatile 8-byte
+ *    read between two clock_gettime(CLOCK_MONOTONIC). mincore() just before
+ *    says whether the page was already resident (e.g. prefetched): no fault.
+ * 5. Checks every touched page, and writes DIR/lat.txt:
+ *      "# randtouch resume_realtime_ns <T> touches <N> bad_pages <B>", then per
+ *      touch: "<latency ns> <start ns after T> <resident before: 0|1> <page>"
  *    T is CLOCK_REALTIME when DIR/go was seen (comparable with `date +%s%N`).
- * 6. Verifies every byte of the mapping (unless --touched-only) and writes
- *    DIR/result: "OK <bytes verified> touched <N>" (exit 0) or
- *    "FAIL <what>" (exit 1). Without DIR/go after --max-wait seconds (default
- *    1800): "FAIL timeout", exit 2.
- * No file stays open, so CRIU can always restore its fds. Built static.
+ * 6. Unless --touched-only: verifies every byte of the mapping, then reads every
+ *    page of its other private anonymous mappings (heap, stack, libc data; from
+ *    /proc/self/maps), so every lazy page has been faulted in and a daemon
+ *    without background fetch can finish.
+ * 7. DIR/result: "OK <bytes verified> touched <N>" (exit 0) or "FAIL <what>"
+ *    (exit 1); without DIR/go after --max-wait s (default 1800) "FAIL timeout",
+ *    exit 2. No file stays open, so CRIU can always restore its fds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,17 +75,10 @@ static int write_file(const char *dir, const char *name, const char *text, size_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, text + off, len - off);
+	ssize_t n = write(fd, text, len); /* a regular file: all of it, or an error */
 
-		if (n <= 0) {
-			close(fd);
-			return -EIO;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd))
-		return -errno;
+	if (close(fd) || n != (ssize_t)len)
+		return -EIO;
 	return rename(tmp, dst) ? -errno : 0;
 }
 
@@ -212,6 +202,35 @@ static size_t report_touches(const struct opts *o, const uint64_t *base, const s
 	return bad;
 }
 
+/* Step 6: one read per page of every other readable private anonymous mapping. */
+static void touch_other_anon(const uint64_t *base)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = fresh(cap), *line, *save = NULL;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	while (buf && fd >= 0 && len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	if (fd >= 0)
+		close(fd);
+	if (!buf)
+		return;
+	buf[len] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long lo, hi, inode;
+		char perms[8], path[64] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %63s", &lo, &hi, perms, &inode, path) < 4 ||
+		    perms[0] != 'r' || perms[3] != 'p' || inode || (path[0] && strcmp(path, "[heap]") &&
+		    strcmp(path, "[stack]")) || lo == (uintptr_t)base)
+			continue;
+		for (unsigned long a = lo; a < hi; a += PAGE)
+			(void)*(const volatile char *)a;
+	}
+	munmap(buf, cap);
+}
+
 static int result(const struct opts *o, const char *text)
 {
 	return write_file(o->dir, "result", text, strlen(text)) ? 3 : 0;
@@ -270,6 +289,7 @@ int main(int argc, char **argv)
 				return result(&o, buf) ? 3 : 1;
 			}
 		}
+		touch_other_anon(base);
 	}
 	snprintf(buf, sizeof(buf), "OK %zu touched %zu\n",
 		 o.touched_only ? o.touches * PAGE : bytes, o.touches);
