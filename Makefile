@@ -187,9 +187,12 @@ demo: all
 bench-pageserver: all
 	$(Q)bench/bench-pageserver.sh
 
+bench-lazy: all
+	$(Q)bench/bench-lazy.sh
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit asan fuzz lint e2e check demo bench-pageserver clean
+.PHONY: all deps unit asan fuzz lint e2e check demo bench-pageserver bench-lazy clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -16,6 +16,15 @@
  *   uprobe uffd_trace_task   faultline lazy-pages got a restored task: track it
  *   tp_btf/sched_process_fork  children of tracked processes are tracked
  *
+ * Two races end a fault without the usual block -> waking -> switch in:
+ *   - woken while still on its CPU, before it switched out: it runs on with
+ *     no switch in; it is submitted at its next fault, switch out or exit,
+ *     with t_run = t_wake (counters.unswitched);
+ *   - resolved before it even slept: the resolver read the message and
+ *     copied the page before the thread's last check, so nothing wakes it.
+ *     The recent markers tell such a fault from an ordinary one at the
+ *     thread's next event; t_wake = t_run = t_copy (counters.unslept).
+ *
  * Every ring buffer submit is BPF_RB_NO_WAKEUP: the loader polls, and a wakeup
  * per event distorts the latency it measures (platform.md). */
 #include "vmlinux.h"
@@ -29,10 +38,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Tunables, set by the loader between open and load. */
 const volatile bool track_forks = true;
 
-struct probe_lat_counters counters;
-__u64 dbg[8];
-
-enum { NR_IOCTL = 16, UFFDIO_TYPE = 0xAA };
+enum { NR_IOCTL = 16, UFFDIO_TYPE = 0xAA, NR_RECENT = 64 };
 
 /* A thread's last fault.  t_fault != 0: pending; t_wake != 0: woken.  The
  * waker (another CPU) writes t_wake and the switch out of the thread writes
@@ -43,10 +49,10 @@ struct fl_lat_fault {
 	__u32 blocked;
 };
 
-/* What a resolver thread is copying now (its last uffd_trace_copy). */
-struct fl_lat_copy {
-	__u64 dst, len, t_req, t_copy;
-};
+struct probe_lat_counters counters;
+/* The last NR_RECENT markers, from any resolver. */
+struct probe_lat_copy recent[NR_RECENT];
+__u64 recent_seq;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,11 +68,12 @@ struct {
 	__type(value, struct fl_lat_fault);
 } faults SEC(".maps");
 
+/* What each resolver thread is copying now (its last marker). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u32); /* resolver tid */
-	__type(value, struct fl_lat_copy);
+	__type(value, struct probe_lat_copy);
 } copies SEC(".maps");
 
 struct {
@@ -83,16 +90,11 @@ static bool in_fault(struct task_struct *t, const struct fl_lat_fault *f)
 	return regs && regs->ip == f->ip;
 }
 
-/* Submits F's event; T_RUN is when T ran again.  A thread woken while it was
- * still on its CPU, before it could switch out, runs on without a switch in:
- * it is submitted at its next fault, switch out or exit, with T_RUN = t_wake. */
+/* Submits F's event, T_RUN being when T ran again, and clears F. */
 static void submit(struct task_struct *t, struct fl_lat_fault *f, __u64 t_run)
 {
-	struct probe_lat_event *e;
+	struct probe_lat_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (t_run == f->t_wake)
-		__sync_fetch_and_add(&counters.unswitched, 1);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&counters.dropped, 1);
 		f->t_fault = 0;
@@ -111,6 +113,36 @@ static void submit(struct task_struct *t, struct fl_lat_fault *f, __u64 t_run)
 	__sync_fetch_and_add(&counters.events, 1);
 }
 
+/* T left the fault F without being woken: submits it if a marker copied its
+ * page after it faulted (it was resolved before it could sleep), else drops
+ * it (an ordinary fault). */
+static void settle_unwoken(struct task_struct *t, struct fl_lat_fault *f)
+{
+	for (int i = 0; i < NR_RECENT; i++) {
+		struct probe_lat_copy *c = &recent[i];
+
+		if (c->t_copy < f->t_fault || f->addr - c->dst >= c->len)
+			continue;
+		f->t_req = c->t_req;
+		f->t_copy = f->t_wake = c->t_copy;
+		__sync_fetch_and_add(&counters.unslept, 1);
+		submit(t, f, c->t_copy);
+		return;
+	}
+	f->t_fault = 0;
+}
+
+/* T is past its fault F (it faults again, switches out elsewhere, exits). */
+static void settle(struct task_struct *t, struct fl_lat_fault *f)
+{
+	if (!f->t_wake) {
+		settle_unwoken(t, f);
+		return;
+	}
+	__sync_fetch_and_add(&counters.unswitched, 1);
+	submit(t, f, f->t_wake);
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
@@ -123,15 +155,13 @@ int BPF_PROG(on_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	f = bpf_task_storage_get(&faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!f)
 		return 0;
-	if (f->t_fault && !f->t_wake) __sync_fetch_and_add(&dbg[5], 1);
-	if (f->t_fault && f->t_wake) /* it ran on from the last one without a switch */
-		submit(task, f, f->t_wake);
+	if (f->t_fault)
+		settle(task, f);
 	f->addr = address;
 	f->ip = regs->ip;
 	f->t_req = f->t_copy = f->t_wake = 0;
 	f->blocked = 0;
 	f->t_fault = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&dbg[0], 1);
 	return 0;
 }
 
@@ -141,15 +171,11 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 {
 	struct fl_lat_fault *f = bpf_task_storage_get(&faults, prev, 0, 0);
 
-	if (f && f->t_fault && !f->t_wake && !f->blocked && prev_state) {
-		/* Blocked in that fault, or the fault did not block (an ordinary one). */
-		if (in_fault(prev, f)) {
-			f->blocked = 1; __sync_fetch_and_add(&dbg[1], 1);
-		} else {
-			f->t_fault = 0; }
-	} else if (f && f->t_fault && f->t_wake && !in_fault(prev, f)) {
-		submit(prev, f, f->t_wake);
-	}
+	/* Out of the fault's kernel path, and sleeping or preempted elsewhere. */
+	if (f && f->t_fault && (prev_state || f->t_wake) && !in_fault(prev, f))
+		settle(prev, f);
+	else if (f && f->t_fault && prev_state && !f->t_wake)
+		f->blocked = 1; /* it sleeps in the fault */
 	f = bpf_task_storage_get(&faults, next, 0, 0);
 	if (f && f->t_fault && f->t_wake)
 		submit(next, f, bpf_ktime_get_ns());
@@ -190,7 +216,7 @@ int BPF_PROG(on_waking, struct task_struct *p)
 {
 	struct fl_lat_fault *f = bpf_task_storage_get(&faults, p, 0, 0);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct fl_lat_copy *c;
+	struct probe_lat_copy *c;
 	__u64 start, len;
 
 	if (!f || !f->t_fault || f->t_wake)
@@ -198,9 +224,6 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	if (!uffdio_range(&start, &len) || f->addr - start >= len) {
 		if (f->blocked)
 			__sync_fetch_and_add(&counters.no_ioctl, 1);
-		else { __sync_fetch_and_add(&dbg[7], 1);
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		dbg[6] = regs->orig_ax; dbg[2] = bpf_get_current_pid_tgid(); dbg[4] = p->pid; }
 		return 0;
 	}
 	/* Woken before it switched out: make sure it is still in this fault. */
@@ -212,7 +235,6 @@ int BPF_PROG(on_waking, struct task_struct *p)
 		f->t_copy = c->t_copy;
 	}
 	f->t_wake = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&dbg[3], 1);
 	return 0;
 }
 
@@ -220,10 +242,12 @@ SEC("uprobe")
 int BPF_KPROBE(on_trace_copy, __u64 dst, __u64 len, __u64 t_req)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct fl_lat_copy c = { .dst = dst, .len = len, .t_req = t_req,
+	struct probe_lat_copy c = { .dst = dst, .len = len, .t_req = t_req,
 				 .t_copy = bpf_ktime_get_ns() };
+	__u64 i = __sync_fetch_and_add(&recent_seq, 1) % NR_RECENT;
 
 	bpf_map_update_elem(&copies, &tid, &c, BPF_ANY);
+	recent[i] = c;
 	return 0;
 }
 
@@ -257,8 +281,8 @@ int BPF_PROG(on_exit, struct task_struct *t, bool group_dead)
 	struct fl_lat_fault *f = bpf_task_storage_get(&faults, t, 0, 0);
 	__u32 tgid = t->tgid;
 
-	if (f && f->t_fault && f->t_wake)
-		submit(t, f, f->t_wake);
+	if (f && f->t_fault)
+		settle(t, f);
 	if (group_dead)
 		bpf_map_delete_elem(&tgids, &tgid);
 	return 0;

@@ -376,8 +376,6 @@ static void run(struct lat_ctx *c)
 	if (c->iv.st[PROBE_ST_TOTAL].count)
 		report(c, "interval", &c->iv);
 	report(c, "total", &c->total);
-	for (int i = 0; i < 8; i++) fprintf(stderr, "dbg%d=%llu ", i, (unsigned long long)c->skel->bss->dbg[i]);
-	fprintf(stderr, "\n");
 }
 
 static void cleanup(struct lat_ctx *c)

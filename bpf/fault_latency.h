@@ -19,6 +19,12 @@ struct probe_lat_event {
 	__u64 t_run;   /* tp sched_switch: the thread runs again */
 };
 
+/* One uffd_trace_copy() marker: the resolver copies [dst, dst + len) at
+ * t_copy, for a fault it read at t_req (0: none). */
+struct probe_lat_copy {
+	__u64 dst, len, t_req, t_copy;
+};
+
 /* Counters in the BPF object's .bss, read by the loader. */
 struct probe_lat_counters {
 	__u64 events;   /* faults matched and submitted */
@@ -26,6 +32,7 @@ struct probe_lat_counters {
 	__u64 no_ioctl; /* a recorded fault woken by something else than UFFDIO_* */
 	__u64 forks;    /* processes added because a tracked process forked */
 	__u64 unswitched; /* woken before it switched out: t_run is t_wake */
+	__u64 unslept;  /* resolved before it slept: t_wake, t_run are t_copy */
 };
 
 enum {

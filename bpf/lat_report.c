@@ -95,9 +95,10 @@ void probe_lat_json(FILE *f, const char *type, double t, const struct probe_lat_
 			(unsigned long long)sh->count, us(probe_hist_pct(sh, 50)),
 			us(probe_hist_pct(sh, 99)));
 	}
-	fprintf(f, "},\"dropped\":%llu,\"other_wakeups\":%llu,\"unswitched\":%llu}\n",
-		(unsigned long long)c->dropped, (unsigned long long)c->no_ioctl,
-		(unsigned long long)c->unswitched);
+	fprintf(f, "},\"dropped\":%llu,\"other_wakeups\":%llu,\"unswitched\":%llu,"
+		"\"unslept\":%llu}\n", (unsigned long long)c->dropped,
+		(unsigned long long)c->no_ioctl, (unsigned long long)c->unswitched,
+		(unsigned long long)c->unslept);
 	fflush(f);
 }
 

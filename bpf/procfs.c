@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/* /proc readers and parsers for `faultline probe hotness`. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpf/procfs.h"
+
+struct cursor {
+	const char *p, *end;
+};
+
+static int hex_field(struct cursor *c, char stop, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; c->p < c->end && *c->p != stop; c->p++, n++) {
+		char ch = *c->p;
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+
+		if (d < 0 || n >= 16)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (!n || c->p == c->end)
+		return -EINVAL;
+	c->p++; /* the stop character */
+	*out = v;
+	return 0;
+}
+
+static int dec_field(struct cursor *c, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++, n++) {
+		if (n >= 19)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*c->p - '0');
+	}
+	if (!n)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int probe_maps_parse_line(const char *line, size_t len, struct probe_vma *v)
+{
+	struct cursor c = { line, line + len };
+	uint64_t off, dev;
+	size_t n = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (hex_field(&c, '-', &v->start) || hex_field(&c, ' ', &v->end) || v->start >= v->end)
+		return -EINVAL;
+	if (c.end - c.p < 5 || c.p[4] != ' ')
+		return -EINVAL;
+	memcpy(v->perms, c.p, 4);
+	c.p += 5;
+	if (hex_field(&c, ' ', &off) || hex_field(&c, ':', &dev) || hex_field(&c, ' ', &dev) ||
+	    dec_field(&c, &v->inode))
+		return -EINVAL;
+	while (c.p < c.end && *c.p == ' ')
+		c.p++;
+	while (c.p < c.end && *c.p != '\n' && n < sizeof(v->name) - 1)
+		v->name[n++] = *c.p++;
+	return 0;
+}
+
+int probe_vma_is_anon_rw(const struct probe_vma *v)
+{
+	if (v->perms[0] != 'r' || v->perms[1] != 'w' || v->perms[3] != 'p' || v->inode)
+		return 0;
+	return !v->name[0] || !strcmp(v->name, "[heap]") || !strcmp(v->name, "[stack]") ||
+	       !strncmp(v->name, "[anon:", 6);
+}
+
+static long status_field(const char *text, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if ((size_t)(eol - p) > kl && !memcmp(p, key, kl)) {
+			const char *last = eol;
+			uint64_t v;
+
+			while (last > p + kl && (last[-1] == ' ' || last[-1] == '\t'))
+				last--;
+			const char *f = last;
+			while (f > p + kl && f[-1] >= '0' && f[-1] <= '9')
+				f--;
+			struct cursor c = { f, last };
+			if (f == last || dec_field(&c, &v) || v > 0x7fffffff)
+				return -EINVAL;
+			return (long)v;
+		}
+		p = eol + 1;
+	}
+	return -EINVAL;
+}
+
+long probe_status_nspid(const char *text, size_t len)
+{
+	return status_field(text, len, "NSpid:");
+}
+
+long probe_status_tgid(const char *text, size_t len)
+{
+	return status_field(text, len, "Tgid:");
+}
+
+/* Reads a small /proc file whole into BUF (NUL-terminated).  Returns the
+ * length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < size - 1 && (n = read(fd, buf + got, size - 1 - (size_t)got)) > 0)
+		got += n;
+	n = n < 0 ? -errno : got;
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+int probe_proc_ids(pid_t pid, pid_t *tgid, pid_t *vpid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	long t, v;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	t = probe_status_tgid(buf, (size_t)n);
+	v = probe_status_nspid(buf, (size_t)n);
+	if (t < 0 || v < 0)
+		return -EINVAL;
+	*tgid = (pid_t)t;
+	*vpid = (pid_t)v;
+	return 0;
+}
+
+int probe_proc_starttime(pid_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	if (!p)
+		return -EINVAL;
+	/* After ")": state is field 3, starttime field 22. */
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	*ticks = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+char probe_thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return '?';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+pid_t probe_pick_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t found = -ESRCH;
+	DIR *dir;
+	char st = probe_thread_state(pid, pid);
+
+	if (st != 'Z' && st != 'X' && st != '?')
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)) && found < 0) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		st = tid > 0 ? probe_thread_state(pid, tid) : '?';
+		if (st != 'Z' && st != 'X' && st != '?')
+			found = tid;
+	}
+	closedir(dir);
+	return found;
+}
+
+static int push_pid(pid_t p, pid_t **v, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		pid_t *nv = realloc(*v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = p;
+	return 0;
+}
+
+int probe_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
+{
+	char path[96], buf[4096];
+	struct dirent *d;
+	int ret = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while (!ret && (d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, d->d_name);
+		if (read_small(path, buf, sizeof(buf)) < 0)
+			continue; /* the thread exited meanwhile */
+		for (char *s = buf, *e; !ret && *s; s = e) {
+			long c = strtol(s, &e, 10);
+
+			if (e == s)
+				break;
+			if (c > 0)
+				ret = push_pid((pid_t)c, v, n, cap);
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
+int probe_maps_for_each_anon(pid_t pid, int (*fn)(void *arg, const struct probe_vma *v), void *arg)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!ret && (len = getline(&line, &cap, f)) > 0) {
+		struct probe_vma v;
+
+		if (!probe_maps_parse_line(line, (size_t)len, &v) && probe_vma_is_anon_rw(&v))
+			ret = fn(arg, &v);
+	}
+	if (!ret && ferror(f))
+		ret = -EIO;
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* Looks for 0f 05 in [start, end) of /proc/PID/mem (opened as MEM). */
+static int scan_syscall(int mem, uint64_t start, uint64_t end, uint64_t *ip)
+{
+	unsigned char buf[4096];
+	uint64_t limit = end - start > (1u << 20) ? start + (1u << 20) : end;
+
+	for (uint64_t a = start; a + 1 < limit; a += sizeof(buf) - 1) {
+		size_t want = limit - a < sizeof(buf) ? (size_t)(limit - a) : sizeof(buf);
+		ssize_t n = pread(mem, buf, want, (off_t)a);
+
+		if (n < 2)
+			return -EIO;
+		for (ssize_t i = 0; i + 1 < n; i++)
+			if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+				*ip = a + (uint64_t)i;
+				return 0;
+			}
+	}
+	return -ENOEXEC;
+}
+
+int probe_find_syscall_insn(pid_t pid, uint64_t *ip)
+{
+	char path[64], *line = NULL;
+	uint64_t text[2] = { 0, 0 }, vdso[2] = { 0, 0 };
+	size_t cap = 0;
+	ssize_t len;
+	int mem, ret = -ENOEXEC;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		struct probe_vma v;
+
+		if (probe_maps_parse_line(line, (size_t)len, &v) || v.perms[2] != 'x')
+			continue;
+		if (!strcmp(v.name, "[vdso]"))
+			vdso[0] = v.start, vdso[1] = v.end;
+		else if (!text[0] && strcmp(v.name, "[vsyscall]"))
+			text[0] = v.start, text[1] = v.end;
+	}
+	free(line);
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem < 0)
+		return -errno;
+	if (vdso[0])
+		ret = scan_syscall(mem, vdso[0], vdso[1], ip);
+	if (ret && text[0])
+		ret = scan_syscall(mem, text[0], text[1], ip);
+	close(mem);
+	return ret;
+}
