@@ -44,6 +44,7 @@ endif
 # bpf/hotness_main.c provides `faultline probe hotness` once it exists.
 ifneq ($(filter bpf/hotness_main.c,$(BPF_LOADERS)),)
 override CFLAGS += -DFL_HAVE_PROBE_HOTNESS
+BPF_MODE   := $(BPF_MODE)+hotness
 endif
 # Objects that depend on the BPF mode are rebuilt when it changes.
 BPF_MODE_FILE := $(BUILD)/gen/bpf.mode

@@ -30,7 +30,7 @@
 # usage: bench/bench-lazy.sh [--reps N] [--mib N] [--lat-mib N] [--touches N]
 #                            [--pin LIST] [--lat-pin LIST] [--transport LIST]
 #                            [--only throughput|latency] [--quiet-wait SECS]
-#                            [--out FILE | --no-out] [--keep]
+#                            [--other-max MS] [--out FILE | --no-out] [--keep]
 #   --reps N          runs per daemon and configuration (default 3)
 #   --mib N           throughput workload size (default 1024)
 #   --lat-mib N       latency workload size (default 512)
@@ -41,6 +41,9 @@
 #   --only PART       run only the throughput or only the latency part
 #   --quiet-wait SECS first wait up to SECS for a quiet machine (CPU < 10% busy over
 #                     5 s and no other criu running); the report says how quiet it was
+#   --other-max MS    a run during which other processes used more than MS ms of CPU
+#                     (bench/othercpu.py) is run again, up to 3 attempts (default 100);
+#                     each run also first waits (up to 120 s) for < 15% CPU busy
 #   --out FILE        markdown report (default docs/results/lazy.md); --no-out: none
 #   --keep            keep the work dir (images, logs, lat.txt files)
 # Environment: CRIU (default .deps/bin/criu), BENCH_DIR (work dir; default a new
@@ -49,7 +52,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPS=3 MIB=1024 LAT_MIB=512 TOUCHES=1000 PINS=split,none LAT_PINS=same TRANSPORTS=tcp,tls
-ONLY='' QUIET_WAIT=0 KEEP='' OUT=$ROOT/docs/results/lazy.md LAT_CPU=1
+ONLY='' QUIET_WAIT=0 KEEP='' OUT=$ROOT/docs/results/lazy.md LAT_CPU=1 OTHER_MAX=100
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -62,6 +65,7 @@ while [[ $# -gt 0 ]]; do
 	--transport) TRANSPORTS=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
 	--quiet-wait) QUIET_WAIT=$2; shift 2 ;;
+	--other-max) OTHER_MAX=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--no-out) OUT=; shift ;;
 	--keep) KEEP=1; shift ;;
@@ -72,7 +76,8 @@ done
 for v in "$REPS" "$MIB" "$LAT_MIB" "$TOUCHES"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench-lazy: bad number '$v'" >&2; exit 2; }
 done
-[[ $QUIET_WAIT =~ ^[0-9]+$ ]] || { echo "bench-lazy: bad --quiet-wait" >&2; exit 2; }
+[[ $QUIET_WAIT =~ ^[0-9]+$ && $OTHER_MAX =~ ^[0-9]+$ ]] ||
+	{ echo "bench-lazy: bad --quiet-wait/--other-max" >&2; exit 2; }
 [[ -z $ONLY || $ONLY == throughput || $ONLY == latency ]] || { echo "bad --only" >&2; exit 2; }
 
 T_NAME=bench-lazy
@@ -179,16 +184,27 @@ cpus() { taskset -cp "$1" 2>/dev/null | sed -n 's/.*list: *//p' | grep . || echo
 
 wait_status() { [[ $(timeout 30 head -c1 "$1" 2>/dev/null | wc -c) -eq 1 ]]; }
 
-# run_one PART DAEMON TRANSPORT PIN REP: one restore; appends a line to $res.
+# quiet_gate: before a run, wait (up to 120 s) until the machine is under 15% busy.
+quiet_gate() {
+	local deadline=$((SECONDS + 120))
+	while (($(busy_pct 1) >= 15 && SECONDS < deadline)); do :; done
+}
+
+# run_one PART DAEMON TRANSPORT PIN REP ATTEMPT: one restore; appends a line to $res.
 #   PART: tp (memfill) or lat (randtouch); DAEMON: criu, faultline or faultline-nobg.
+#   Returns 1 (nothing appended) when other processes used more than OTHER_MAX ms of
+#   CPU during the run and ATTEMPT < 3: the caller runs it again.
 run_one() {
-	local part=$1 dmn=$2 tr=$3 rep=$5 run ps lp lpc psc port t0 t1 t2 rc=0 wd_pid rpid
-	local idir wdir u s lu ls sum f p z fl_allin fl_p50 fl_p99 fl_n cpu_w cpu_l cpu_s pages
+	local part=$1 dmn=$2 tr=$3 rep=$5 att=$6 run ps lp lpc psc port t0 t1 t2 rc=0 wd_pid rpid
+	local idir wdir u s lu ls sum f p z fl_allin fl_p50 fl_p99 fl_n cpu_w cpu_l cpu_s pages other
 	local -a spin cpin ps_tls lp_tls cmd
 	PIN=$4
 	run=$T_OUT/run/$part-$tr-$PIN-$dmn-$rep
+	((att == 1)) || mv "$run" "$run.interfered-$((att - 1))"
+	quiet_gate
 	mkdir -p "$run"
 	mkfifo "$run/ps.status" "$run/lp.status"
+	python3 "$ROOT/bench/othercpu.py" snap "$run/other.snap" $$
 	read -ra spin <<<"$(pin_cmd server)"
 	read -ra cpin <<<"$(pin_cmd client)"
 	if [[ $part == tp ]]; then idir=$img wdir=$wl pages=$TP_LAZY; else idir=$limg wdir=$lw pages=$LAT_LAZY; fi
@@ -249,6 +265,7 @@ run_one() {
 	t_track "$rpid"
 	cpu_w=$(cpus "$rpid") cpu_l=$(cpus "$lpc") cpu_s=$(cpus "$psc")
 	wait "$lp" || rc=$?
+	other=$(python3 "$ROOT/bench/othercpu.py" diff "$run/other.snap" $$ "$rpid")
 	read -r _ lu ls _ t2 <"$run/lp.time" || die "no timing from lazy-pages ($run)"
 	((rc == 0)) || die "$dmn lazy-pages exited with $rc ($run/lp.log)"
 	kill -TERM "$psc" 2>/dev/null || true
@@ -282,20 +299,31 @@ run_one() {
 		cp "$wdir/lat.txt" "$wdir/result" "$run/"
 	fi
 	t_wait_exit "$rpid" 10 || true
+	rm -f "$run/ps.status" "$run/lp.status"
+	if ((other > OTHER_MAX && att < 3)); then
+		say "$part $tr $PIN $dmn run $rep: other processes used $other ms of CPU meanwhile; again"
+		return 1
+	fi
 	read -r _ u s _ <"$run/ps.time"
-	printf '%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$part" "$tr" "$PIN" "$dmn" "$rep" $(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) \
 		"$(echo "($lu + $ls) * 1000" | bc -l)" "$(echo "($u + $s) * 1000" | bc -l)" "$pages" \
-		"$fl_allin" "$fl_p50" "$fl_p99" "$fl_n" "$t0" "$t2" "$run" "$cpu_w/$cpu_l/$cpu_s" >>"$res"
-	say "$(printf '%-3s %-3s %-5s %-14s run %d: daemon exit %5d ms after restore began (restore %3d ms)%s; cpus task/daemon/server %s; verified' \
+		"$fl_allin" "$fl_p50" "$fl_p99" "$fl_n" "$t0" "$t2" "$run" "$cpu_w/$cpu_l/$cpu_s" "$other" \
+		"$att" >>"$res"
+	say "$(printf '%-3s %-3s %-5s %-14s run %d: daemon exit %5d ms after restore began (restore %3d ms)%s; cpus task/daemon/server %s; other CPU %d ms; verified' \
 		"$part" "$tr" "$PIN" "$dmn" "$rep" $(((t2 - t0) / 1000000)) $(((t1 - t0) / 1000000)) \
 		"$([[ $fl_p50 != - ]] && echo ", faultline summary: all in $fl_allin s, p50 $fl_p50 us p99 $fl_p99 us")" \
-		"$cpu_w/$cpu_l/$cpu_s")"
-	rm -f "$run/ps.status" "$run/lp.status"
+		"$cpu_w/$cpu_l/$cpu_s" "$other")"
+}
+
+# run_rep ARGS...: run_one ARGS, again (up to 3 attempts) while others interfere.
+run_rep() {
+	local a
+	for a in 1 2 3; do run_one "$@" "$a" && return 0; done
 }
 
 command -v bc >/dev/null || die "bc missing"
-printf 'part\ttransport\tpin\tdaemon\trep\tdone_ms\trestore_ms\tlp_cpu_ms\tps_cpu_ms\tpages\tfl_allin_s\tfl_p50_us\tfl_p99_us\tfl_faults\tt0_ns\tend_ns\trun\tcpus\n' >"$res"
+printf 'part\ttransport\tpin\tdaemon\trep\tdone_ms\trestore_ms\tlp_cpu_ms\tps_cpu_ms\tpages\tfl_allin_s\tfl_p50_us\tfl_p99_us\tfl_faults\tt0_ns\tend_ns\trun\tcpus\tother_ms\tattempt\n' >"$res"
 IFS=, read -ra transports <<<"$TRANSPORTS"
 if [[ $ONLY != latency ]]; then
 	IFS=, read -ra pins <<<"$PINS"
@@ -303,7 +331,7 @@ if [[ $ONLY != latency ]]; then
 		for pin in "${pins[@]}"; do
 			for ((rep = 1; rep <= REPS; rep++)); do
 				if ((rep % 2)); then order=(criu faultline); else order=(faultline criu); fi
-				for d in "${order[@]}"; do run_one tp "$d" "$tr" "$pin" "$rep"; done
+				for d in "${order[@]}"; do run_rep tp "$d" "$tr" "$pin" "$rep"; done
 			done
 		done
 	done
@@ -315,7 +343,7 @@ if [[ $ONLY != throughput ]]; then
 		for pin in "${pins[@]}"; do
 			for ((rep = 1; rep <= REPS; rep++)); do
 				for ((i = 0; i < 3; i++)); do
-					run_one lat "${daemons[(i + rep - 1) % 3]}" "$tr" "$pin" "$rep"
+					run_rep lat "${daemons[(i + rep - 1) % 3]}" "$tr" "$pin" "$rep"
 				done
 			done
 		done
@@ -333,7 +361,8 @@ report=$(python3 "$ROOT/bench/lazy_report.py" "$res" \
 	"faultline=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
 	"mib=$MIB" "lat_mib=$LAT_MIB" "touches=$TOUCHES" "reps=$REPS" \
 	"tp_lazy=${TP_LAZY:-0}" "lat_lazy=${LAT_LAZY:-0}" "lat_cpu=$LAT_CPU" \
-	"quiet=$QUIET" "quiet_end=$QUIET_END" "pipe_max=$(cat /proc/sys/fs/pipe-max-size)") ||
+	"quiet=$QUIET" "quiet_end=$QUIET_END" "other_max=$OTHER_MAX" \
+	"redone=$(find "$T_OUT/run" -maxdepth 1 -name '*.interfered-*' | wc -l)" "pipe_max=$(cat /proc/sys/fs/pipe-max-size)") ||
 	die "report failed"
 echo
 echo "$report"

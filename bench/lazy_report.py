@@ -193,7 +193,13 @@ def main():
              "**Run.** `%s`, %s; CRIU %s; Linux %s; %s vCPUs (%s); faultline %s." % (
                  meta["command"], meta["date"], meta["criu"], meta["kernel"], meta["nproc"],
                  meta["cpu"], meta["faultline"]),
-             "**Machine.** %s. After: %s." % (meta["quiet"], meta["quiet_end"]), ""]
+             "**Machine.** %s. After: %s. Each run first waited for < 15%% CPU busy; "
+             "%s run(s) were redone because other processes used > %s ms of CPU during them "
+             "(bench/othercpu.py); in the runs kept, other processes used at most %d ms "
+             "(median %d ms) of CPU per run." % (
+                 meta["quiet"], meta["quiet_end"], meta["redone"], meta["other_max"],
+                 max(int(r["other_ms"]) for r in rows) if rows else 0,
+                 med([int(r["other_ms"]) for r in rows]) if rows else 0), ""]
     goals = []
     throughput(rows, meta, lines, goals)
     latency(rows, meta, lines, goals)
@@ -236,13 +242,14 @@ def main():
     lines += ["<details><summary>All runs</summary>", "",
               "| part | transport | pin | daemon | run | daemon exit after restore began (ms) "
               "| restore (ms) | daemon CPU (ms) | server CPU (ms) | faultline all-in (s) | "
-              "faultline p50/p99 (µs) | cpus task/daemon/server |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "faultline p50/p99 (µs) | cpus task/daemon/server | other processes' CPU (ms) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s%s |" % (
             r["part"], r["transport"], r["pin"], r["daemon"], r["rep"], r["done_ms"],
             r["restore_ms"], r["lp_cpu_ms"], r["ps_cpu_ms"], r["fl_allin_s"],
-            "%s/%s" % (r["fl_p50_us"], r["fl_p99_us"]), r["cpus"]))
+            "%s/%s" % (r["fl_p50_us"], r["fl_p99_us"]), r["cpus"], r["other_ms"],
+            " (attempt %s)" % r["attempt"] if r["attempt"] != "1" else ""))
     lines += ["", "</details>"]
     print("\n".join(lines))
 

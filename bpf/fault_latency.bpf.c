@@ -50,6 +50,9 @@ struct fl_lat_fault {
 };
 
 struct probe_lat_counters counters;
+/* A bit per tgid modulo PROBE_LAT_TGID_BITS, set with every tgids entry (never
+ * cleared): most faults, of untracked processes, stop at one load. */
+__u64 tgid_bits[PROBE_LAT_TGID_BITS / 64];
 /* The last NR_RECENT markers, from any resolver. */
 struct probe_lat_copy recent[NR_RECENT];
 __u64 recent_seq;
@@ -80,6 +83,25 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PROBE_LAT_RINGBUF);
 } events SEC(".maps");
+
+static bool tracked(__u32 tgid)
+{
+	__u32 b = tgid % PROBE_LAT_TGID_BITS;
+
+	if (!(tgid_bits[b / 64] & (1ULL << (b % 64))))
+		return false;
+	return bpf_map_lookup_elem(&tgids, &tgid);
+}
+
+static void track(__u32 tgid, __u64 flags)
+{
+	__u32 b = tgid % PROBE_LAT_TGID_BITS;
+	__u8 one = 1;
+
+	__sync_fetch_and_or(&tgid_bits[b / 64], 1ULL << (b % 64));
+	if (!bpf_map_update_elem(&tgids, &tgid, &one, flags) && flags == BPF_NOEXIST)
+		__sync_fetch_and_add(&counters.forks, 1);
+}
 
 /* True while T is still in the kernel for the fault F: its saved user ip is
  * the faulting ip. */
@@ -150,7 +172,7 @@ int BPF_PROG(on_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fl_lat_fault *f;
 
-	if (!bpf_map_lookup_elem(&tgids, &tgid))
+	if (!tracked(tgid))
 		return 0;
 	f = bpf_task_storage_get(&faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!f)
@@ -254,11 +276,8 @@ int BPF_KPROBE(on_trace_copy, __u64 dst, __u64 len, __u64 t_req)
 SEC("uprobe")
 int BPF_KPROBE(on_trace_task, int pid)
 {
-	__u32 tgid = pid;
-	__u8 one = 1;
-
 	if (pid > 0)
-		bpf_map_update_elem(&tgids, &tgid, &one, BPF_ANY);
+		track(pid, BPF_ANY);
 	return 0;
 }
 
@@ -266,12 +285,9 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u8 one = 1;
 
-	if (!track_forks || ptgid == ctgid || !bpf_map_lookup_elem(&tgids, &ptgid))
-		return 0;
-	if (!bpf_map_update_elem(&tgids, &ctgid, &one, BPF_NOEXIST))
-		__sync_fetch_and_add(&counters.forks, 1);
+	if (track_forks && ptgid != ctgid && tracked(ptgid))
+		track(ctgid, BPF_NOEXIST);
 	return 0;
 }
 

@@ -175,15 +175,19 @@ static int watch_pid(struct lat_ctx *c, pid_t pid)
 	return 0;
 }
 
-/* Puts the targets not in the BPF map yet into it (all of them the first time). */
+/* Puts the targets not in the BPF map yet into it (all of them the first time),
+ * map entry before the bit, which is what lets the BPF side look. */
 static void sync_targets(struct lat_ctx *c, size_t from)
 {
 	__u8 one = 1;
 
 	for (size_t i = from; i < c->targets.n; i++) {
-		__u32 tgid = (__u32)c->targets.v[i];
+		__u32 tgid = (__u32)c->targets.v[i], b = tgid % PROBE_LAT_TGID_BITS;
+
 		bpf_map__update_elem(c->skel->maps.tgids, &tgid, sizeof(tgid), &one, sizeof(one),
 				     BPF_ANY);
+		__atomic_fetch_or(&c->skel->bss->tgid_bits[b / 64], 1ULL << (b % 64),
+				  __ATOMIC_RELAXED);
 	}
 }
 

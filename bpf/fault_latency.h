@@ -38,6 +38,7 @@ struct probe_lat_counters {
 enum {
 	PROBE_LAT_MAX_TGIDS = 4096,
 	PROBE_LAT_RINGBUF = 4 << 20,
+	PROBE_LAT_TGID_BITS = 1 << 16, /* tgid_bits in .bss: a first, cheap filter */
 };
 
 #endif

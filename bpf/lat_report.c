@@ -118,12 +118,12 @@ void probe_lat_line(FILE *f, const char *what, double t, const struct probe_lat_
 
 static void table(FILE *f, const char *title, const struct probe_lat_stats *s)
 {
-	fprintf(f, "%-14s %10s %10s %10s %10s %10s\n", title, "count", "p50 us", "p90 us",
+	fprintf(f, "%-15s %10s %10s %10s %10s %10s\n", title, "count", "p50 us", "p90 us",
 		"p99 us", "max us");
 	for (int i = 0; i < PROBE_NR_STAGES; i++) {
 		const struct probe_hist *h = &s->st[i];
 
-		fprintf(f, "  %-12s %10llu %10.1f %10.1f %10.1f %10.1f\n", stage_names[i],
+		fprintf(f, "  %-13s %10llu %10.1f %10.1f %10.1f %10.1f\n", stage_names[i],
 			(unsigned long long)h->count, us(probe_hist_pct(h, 50)),
 			us(probe_hist_pct(h, 90)), us(probe_hist_pct(h, 99)), us(h->max));
 	}

@@ -231,7 +231,7 @@ static int push_pid(pid_t p, pid_t **v, size_t *n, size_t *cap)
 
 int probe_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
 {
-	char path[96], buf[4096];
+	char path[320], buf[4096];
 	struct dirent *d;
 	int ret = 0;
 	DIR *dir;

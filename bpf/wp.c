@@ -116,9 +116,31 @@ static int in_ranges(const struct probe_ranges *r, uint64_t s, uint64_t e)
 	return lo < r->n && r->v[lo].start == s && r->v[lo].end == e;
 }
 
-/* Rebuilds W->now from the target's maps, registering what is new.  With
- * PROTECT (at attach) also write-protects it. */
-static int refresh(struct probe_wp *w, int protect)
+/* Write-protects the parts of [S, E) that OLD does not cover: a mapping that
+ * is new, or grew.  Protecting what was registered before would drop the
+ * writes it had this round. */
+static void protect_new(struct probe_wp *w, const struct probe_ranges *old, uint64_t s, uint64_t e)
+{
+	uint64_t cur = s;
+
+	if (e - s > w->wp_max_vma)
+		return; /* populated pages: the scan protects them */
+	for (size_t i = 0; i < old->n && cur < e; i++) {
+		if (old->v[i].end <= cur || old->v[i].start >= e)
+			continue;
+		if (old->v[i].start > cur && uffd_protect(w, cur, old->v[i].start))
+			break;
+		cur = old->v[i].end;
+	}
+	if (cur < e && uffd_protect(w, cur, e))
+		fl_dbg(w->name, "cannot write-protect %#llx-%#llx: %s", (unsigned long long)cur,
+		       (unsigned long long)e, strerror(errno));
+}
+
+/* Rebuilds W->now from the target's maps, registering and write-protecting
+ * what is new.  Pages a new mapping got before this count from the next
+ * round on. */
+static int refresh(struct probe_wp *w, int attach)
 {
 	struct probe_ranges cand = { 0 }, now = { 0 };
 	int ret = probe_maps_for_each_anon(w->pid, collect_vma, &cand);
@@ -132,11 +154,8 @@ static int refresh(struct probe_wp *w, int protect)
 		if (!in_ranges(&w->now, s, e)) {
 			if (uffd_register(w, s, e))
 				continue;
-			if (!protect)
-				w->new_vmas++;
-			else if (e - s <= w->wp_max_vma && uffd_protect(w, s, e))
-				fl_dbg(w->name, "cannot write-protect %#llx-%#llx: %s",
-				       (unsigned long long)s, (unsigned long long)e, strerror(errno));
+			w->new_vmas += !attach;
+			protect_new(w, &w->now, s, e);
 		}
 		ret = ranges_append(&now, s, e, 0);
 		w->registered_pages += (e - s) / 4096;
@@ -152,8 +171,26 @@ out:
 	return ret;
 }
 
-/* Scans [S, E) with FLAGS; calls FN per run of written pages. */
-static long scan(struct probe_wp *w, uint64_t s, uint64_t e, uint64_t flags, probe_wp_fn fn, void *arg)
+/* Hands the first N entries of W->vec to FN and adds their pages to *PAGES. */
+static int deliver(struct probe_wp *w, size_t n, probe_wp_fn fn, void *arg, long *pages)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = fn ? fn(arg, w->vec[i].start, w->vec[i].end) : 0;
+
+		if (ret)
+			return ret;
+		*pages += (long)((w->vec[i].end - w->vec[i].start) / 4096);
+	}
+	return 0;
+}
+
+/* Scans [S, E) with FLAGS and calls FN per run of pages written since the
+ * last scan, adding them to *PAGES.  Returns 0 or -errno.  On -EPERM (a VMA
+ * without async wp) the runs found before it, which the kernel has already
+ * re-protected, are delivered too: they are the leading non-zero entries of
+ * the vector, hence the zeroing of what the previous call wrote. */
+static int scan(struct probe_wp *w, uint64_t s, uint64_t e, uint64_t flags, probe_wp_fn fn, void *arg,
+		long *pages)
 {
 	struct pm_scan_arg a = {
 		.size = sizeof(a),
@@ -162,27 +199,39 @@ static long scan(struct probe_wp *w, uint64_t s, uint64_t e, uint64_t flags, pro
 		.end = e,
 		.vec = (uint64_t)(uintptr_t)w->vec,
 		.vec_len = w->vec_len,
-		/* Written, but not the shared zero page a read fault maps. */
+		/* Written, holding data (present or swapped: not a hole that
+		 * MADV_DONTNEED left unprotected), and not the zero page. */
 		.category_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO,
 		.category_inverted = PAGE_IS_PFNZERO,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = PAGE_IS_WRITTEN,
 	};
-	long pages = 0;
 
 	for (;;) {
-		long n = ioctl(w->pagemap, PAGEMAP_SCAN, &a);
+		long n;
+		int ret;
 
-		if (n < 0)
-			return -errno;
-		for (long i = 0; i < n; i++) {
-			int ret = fn ? fn(arg, w->vec[i].start, w->vec[i].end) : 0;
+		memset(w->vec, 0, w->vec_dirty * sizeof(*w->vec));
+		n = ioctl(w->pagemap, PAGEMAP_SCAN, &a);
+		if (n < 0) {
+			ret = -errno;
+			for (n = 0; (size_t)n < w->vec_len && w->vec[n].end; n++)
+				;
+			w->vec_dirty = (size_t)n;
+			if (ret == -EPERM) {
+				int r = deliver(w, (size_t)n, fn, arg, pages);
 
-			if (ret)
-				return ret;
-			pages += (long)((w->vec[i].end - w->vec[i].start) / 4096);
+				if (r)
+					return r;
+			}
+			return ret;
 		}
+		w->vec_dirty = (size_t)n;
+		ret = deliver(w, (size_t)n, fn, arg, pages);
+		if (ret)
+			return ret;
 		if (a.walk_end >= e || (a.walk_end <= a.start && !n))
-			return pages;
+			return 0;
 		a.start = a.walk_end;
 	}
 }
@@ -195,10 +244,22 @@ static int process_gone(const struct probe_wp *w)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* A range had a VMA that is not registered (munmap + mmap at an old address,
+ * or a MAP_FIXED over part of it): scan the rest, then register and protect
+ * all of it.  Writes to its registered part between the two are lost. */
+static int rescan(struct probe_wp *w, uint64_t s, uint64_t e, probe_wp_fn fn, void *arg, long *pages)
+{
+	int ret = scan(w, s, e, PM_SCAN_WP_MATCHING, fn, arg, pages);
+
+	w->reregistered++;
+	if (!ret && !uffd_register(w, s, e) && e - s <= w->wp_max_vma)
+		uffd_protect(w, s, e);
+	return ret;
+}
+
 long probe_wp_round(struct probe_wp *w, probe_wp_fn fn, void *arg)
 {
-	const uint64_t flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
-	long total = 0, n;
+	long total = 0;
 	int ret;
 
 	if (!w->gone && process_gone(w))
@@ -213,19 +274,14 @@ long probe_wp_round(struct probe_wp *w, probe_wp_fn fn, void *arg)
 	for (size_t i = 0; i < w->now.n; i++) {
 		uint64_t s = w->now.v[i].start, e = w->now.v[i].end;
 
-		n = scan(w, s, e, flags, fn, arg);
-		if (n == -EPERM) {
-			/* Part of it is a new mapping at an old address (munmap +
-			 * mmap): register it; whatever it holds is new. */
-			w->reregistered++;
-			uffd_register(w, s, e);
-			n = scan(w, s, e, flags & ~(uint64_t)PM_SCAN_CHECK_WPASYNC, fn, arg);
+		ret = scan(w, s, e, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, fn, arg, &total);
+		if (ret == -EPERM)
+			ret = rescan(w, s, e, fn, arg, &total);
+		/* ENOMEM/EINVAL: the range went away meanwhile. */
+		if (ret && ret != -ENOMEM && ret != -EINVAL) {
+			w->gone = ret == -ESRCH || process_gone(w);
+			return w->gone ? -ESRCH : ret;
 		}
-		if (n < 0 && n != -ENOMEM && n != -EINVAL) {
-			w->gone = n == -ESRCH || process_gone(w);
-			return w->gone ? -ESRCH : n;
-		}
-		total += n > 0 ? n : 0; /* ENOMEM/EINVAL: it went away meanwhile */
 	}
 	return total;
 }

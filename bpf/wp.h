@@ -35,6 +35,7 @@ struct probe_wp {
 	struct probe_ranges ever; /* everything ever registered, for detach */
 	struct page_region *vec;  /* PAGEMAP_SCAN output */
 	size_t vec_len;
+	size_t vec_dirty;         /* entries the last scan may have written */
 	int gone;              /* the process exited */
 	char name[24];         /* "pid N", for log lines */
 	/* statistics */

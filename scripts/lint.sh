@@ -7,7 +7,7 @@ fail=0
 bad() { echo "lint: $*" >&2; fail=1; }
 
 src=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
-lib=$(echo "$src" | grep -E '^(common|transport|images|pageserver|uffd|cli)/' || true)
+lib=$(echo "$src" | grep -E '^(common|transport|images|pageserver|uffd|cli|bpf)/' || true)
 
 # .c files stay under 800 lines; tests under 300.
 for f in $src; do

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""othercpu.py snap FILE ROOT | othercpu.py diff FILE ROOT [PID...]: CPU time used by
+processes that are not the benchmark's own, between two moments.
+
+snap writes, for every user-space process that is neither ROOT nor below it, its
+start time and CPU time (utime + stime + cutime + cstime, clock ticks) to FILE.
+diff prints the CPU milliseconds those processes used since the snap: the growth
+of the ones seen in both samples plus all of the ones that started since, minus
+nothing of ROOT's tree or of the extra PIDs (and their descendants; e.g. a restored
+task, which is not below ROOT). Children that ran and were reaped meanwhile count
+through their parent's cutime/cstime (not through pid 1's, which also reaps the
+benchmark's orphans). Kernel threads (softirq, kworkers) are left
+out: they also serve the benchmark's own traffic."""
+import os
+import sys
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def procs():
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        f = s[s.rindex(")") + 2:].split()
+        # f[0] = state (field 3); ppid = field 4; utime..cstime = 14..17; start = 22
+        ppid, flags = int(f[1]), int(f[6])
+        if flags & 0x200000:  # PF_KTHREAD
+            continue
+        # pid 1 reaps every orphan, ours too (a restored task): its own time only.
+        out[int(d)] = (ppid, int(f[19]), sum(int(x) for x in f[11:13 if d == "1" else 15]))
+    return out
+
+
+def mine(ps, roots):
+    own, grew = set(roots), True
+    while grew:
+        grew = False
+        for pid, (ppid, _, _) in ps.items():
+            if ppid in own and pid not in own:
+                own.add(pid)
+                grew = True
+    return own
+
+
+def main():
+    mode, path, roots = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:] if x.isdigit()]
+    ps = procs()
+    own = mine(ps, roots)
+    if mode == "snap":
+        with open(path, "w") as f:
+            for pid, (_, start, cpu) in ps.items():
+                if pid not in own:
+                    f.write("%d %d %d\n" % (pid, start, cpu))
+        return
+    before = {}
+    with open(path) as f:
+        for line in f:
+            pid, start, cpu = (int(x) for x in line.split())
+            before[pid] = (start, cpu)
+    ticks = 0
+    for pid, (_, start, cpu) in ps.items():
+        if pid in own:
+            continue
+        b = before.get(pid)
+        ticks += cpu - b[1] if b and b[0] == start else cpu
+    print(ticks * 1000 // HZ)
+
+
+if __name__ == "__main__":
+    main()
