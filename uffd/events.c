@@ -22,7 +22,8 @@ static void on_fork(struct uffd_task *parent, int ufd)
 
 	if (!t)
 		goto err;
-	*t = (struct uffd_task){ .ctx = ctx, .img = parent->img, .pid = parent->pid, .uffd = ufd };
+	*t = (struct uffd_task){ .ctx = ctx, .img = parent->img, .pid = parent->pid, .uffd = ufd,
+				 .pidfd = -1 };
 	snprintf(t->name, sizeof(t->name), "%d-%d", t->pid, ufd);
 	uffd_ranges_init(&t->todo);
 	uffd_ranges_init(&t->pending);

@@ -50,7 +50,9 @@ struct uffd_task {
 	struct uffd_ranges pending; /* requested; reply not copied yet */
 	struct xport_op read_op;
 	struct uffd_msg msgs[UFFD_MSG_BATCH];
-	unsigned read_busy : 1, exited : 1, done : 1;
+	int pidfd;                  /* readable once the process exits; -1 unknown */
+	struct xport_op exit_op;
+	unsigned read_busy : 1, exited : 1, done : 1, exit_busy : 1;
 	uint64_t faults, zero_pages, copied_pages;
 };
 

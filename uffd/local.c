@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "uffd/lazy.h"
 
-enum { PAGE = 4096, LOCAL_BG_DEPTH = 8 };
+enum { PAGE = 4096 };
 
 struct local_read {
 	struct xport_op op;
@@ -87,7 +87,7 @@ static int local_close(struct uffd_ctx *ctx)
 static unsigned local_bg_room(struct uffd_ctx *ctx)
 {
 	unsigned n = ctx->local->nr_bg;
-	return n < LOCAL_BG_DEPTH ? LOCAL_BG_DEPTH - n : 0;
+	return n < ctx->opts.bg_depth ? ctx->opts.bg_depth - n : 0;
 }
 
 static const struct uffd_fetch_ops local_ops = {

@@ -198,6 +198,8 @@ static void free_ctx(struct uffd_ctx *ctx)
 		uffd_ranges_free(&t->todo);
 		uffd_ranges_free(&t->pending);
 		close(t->uffd);
+		if (t->pidfd >= 0)
+			close(t->pidfd);
 		free(t);
 	}
 	for (size_t i = 0; i < ctx->nr_images; i++) {

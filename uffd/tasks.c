@@ -3,7 +3,9 @@
  * killing them when the pages can no longer come. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,28 @@ static int build_todo(struct uffd_ctx *ctx, struct uffd_task *t)
 	ret = uffd_ranges_build(&t->todo, &t->img->pm, &mm);
 	img_mm_free(&mm);
 	return ret;
+}
+
+static void exit_done(struct xport_op *op, int res)
+{
+	struct uffd_task *t = (struct uffd_task *)((char *)op - offsetof(struct uffd_task, exit_op));
+
+	t->exit_busy = 0;
+	if (res > 0)
+		uffd_task_gone(t, "exited");
+}
+
+/* No uffd event tells that a process exited; its pidfd does. Without it,
+ * pages it never touched would wait forever if background fetch is off. */
+static void watch_exit(struct uffd_task *t)
+{
+	t->pidfd = t->real_pid > 0 ? (int)syscall(SYS_pidfd_open, t->real_pid, 0) : -1;
+	if (t->pidfd < 0)
+		return;
+	t->exit_op.done = exit_done;
+	struct io_uring_sqe *sqe = xport_ring_sqe(&t->ctx->ring, &t->exit_op);
+	io_uring_prep_poll_add(sqe, t->pidfd, POLLIN);
+	t->exit_busy = 1;
 }
 
 int uffd_task_add(struct uffd_ctx *ctx, int32_t pid, pid_t real_pid, int uffd)
@@ -66,6 +90,7 @@ int uffd_task_add(struct uffd_ctx *ctx, int32_t pid, pid_t real_pid, int uffd)
 	t->next = ctx->tasks;
 	ctx->tasks = t;
 	ctx->total_pages += t->todo.pages;
+	watch_exit(t);
 	fl_info(t->name, "restored task (pid %d here): %llu lazy pages in %zu ranges", (int)real_pid,
 		(unsigned long long)t->todo.pages, t->todo.n);
 	uffd_task_arm(t);
