@@ -19,6 +19,9 @@ int main(void)
 		pageserver_suite,
 		ranges_suite,
 		hotness_suite,
+		probe_pageset_suite,
+		probe_procfs_suite,
+		probe_compat_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

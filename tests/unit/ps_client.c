@@ -20,7 +20,7 @@ static SSL_CTX *client_ctx(const struct t_ps *ps, const char *who)
 	if (!strcmp(who, "none"))
 		return t_tls_ctx_nocert(pki);
 	return t_tls_ctx(XPORT_TLS_CLIENT, pki, strcmp(who, "other") ? pki : other, "client",
-			 "127.0.0.1", 0);
+			 ps->addr, 0);
 }
 
 int t_cli_open(struct t_cli *c, const struct t_ps *ps, const char *who, enum xport_proto_ver ver)
@@ -29,7 +29,7 @@ int t_cli_open(struct t_cli *c, const struct t_ps *ps, const char *who, enum xpo
 
 	memset(c, 0, sizeof(*c));
 	c->ver = ver;
-	t_die_if(xport_connect("127.0.0.1", (uint16_t)ps->port, &c->fd));
+	t_die_if(xport_connect(ps->addr, (uint16_t)ps->port, &c->fd));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!ps->tls)
 		return 0;

@@ -85,12 +85,18 @@ static int read_port(const char *log)
 
 void t_ps_start(struct t_ps *ps, int tls, const char *const *extra)
 {
+	t_ps_start_at(ps, tls, "127.0.0.1", extra);
+}
+
+void t_ps_start_at(struct t_ps *ps, int tls, const char *addr, const char *const *extra)
+{
 	char log[96], pki[96], fdarg[16];
 	const char *argv[32];
 	int n = 0, pipefd[2];
 
 	memset(ps, 0, sizeof(*ps));
 	ps->tls = tls;
+	ps->addr = addr;
 	t_mkdtemp(ps->dir);
 	write_images(ps->dir);
 	if (tls)
@@ -101,7 +107,7 @@ void t_ps_start(struct t_ps *ps, int tls, const char *const *extra)
 	snprintf(fdarg, sizeof(fdarg), "%d", pipefd[1]);
 	argv[n++] = "page-server";
 	argv[n++] = "-D"; argv[n++] = ps->dir;
-	argv[n++] = "--address"; argv[n++] = "127.0.0.1";
+	argv[n++] = "--address"; argv[n++] = addr;
 	argv[n++] = "--port"; argv[n++] = "0";
 	argv[n++] = "-o"; argv[n++] = log;
 	argv[n++] = "-v";

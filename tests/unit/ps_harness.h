@@ -23,11 +23,14 @@ struct t_ps {
 	pid_t pid;
 	int port;
 	int tls;
+	const char *addr; /* where it listens: "127.0.0.1" unless started with t_ps_start_at */
 };
 
 /* Writes the images (and a PKI when TLS) and starts the server with EXTRA
  * flags (NULL-terminated, may be NULL).  Waits until it listens. */
 void t_ps_start(struct t_ps *ps, int tls, const char *const *extra);
+/* The same, listening on ADDR (an IPv4 or IPv6 literal). */
+void t_ps_start_at(struct t_ps *ps, int tls, const char *addr, const char *const *extra);
 /* SIGTERM, then the exit status (as from waitpid's WEXITSTATUS, -1 if killed). */
 int t_ps_stop(struct t_ps *ps);
 /* Waits up to 10 s for the server to exit on its own; returns as t_ps_stop. */

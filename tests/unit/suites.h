@@ -13,6 +13,9 @@ Suite *pki_suite(void);
 Suite *pageserver_suite(void);
 Suite *ranges_suite(void);
 Suite *hotness_suite(void);
+Suite *probe_pageset_suite(void);
+Suite *probe_procfs_suite(void);
+Suite *probe_compat_suite(void);
 /* --- end of suite constructors --- */
 
 #endif

@@ -166,6 +166,22 @@ START_TEST(pipelined_gets_answered_in_order)
 }
 END_TEST
 
+START_TEST(ipv6_with_name_check)
+{
+	struct t_cli c;
+	struct t_ps ps;
+
+	t_ps_start_at(&ps, 1, "::1", NULL);
+	ck_assert_int_eq(t_cli_open(&c, &ps, "client", XPORT_PROTO_42), 0);
+	t_cli_get_ok(&c, T_PS_LAZY1, 16);
+	t_cli_close_ok(&c);
+	t_cli_close(&c);
+	ck_assert(t_ps_log_has(&ps, "listening on ::1 port"));
+	ck_assert_int_eq(t_ps_stop(&ps), 0);
+	t_ps_cleanup(&ps);
+}
+END_TEST
+
 START_TEST(once_exits_after_first_client)
 {
 	static const char *const once[] = { "--once", NULL };
@@ -195,6 +211,7 @@ Suite *pageserver_suite(void)
 	tcase_add_test(serve, many_clients_at_once_and_repeated_gets);
 	tcase_add_test(serve, pipelined_gets_answered_in_order);
 	tcase_add_test(serve, once_exits_after_first_client);
+	tcase_add_test(serve, ipv6_with_name_check);
 	suite_add_tcase(s, bad);
 	suite_add_tcase(s, serve);
 	return s;
