@@ -130,6 +130,10 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 		free(req);
 		return ret;
 	}
+	if (fault) {
+		t->ctx->fault_reqs++;
+		uffd_prefetch_fault(t->ctx);
+	}
 	req->task = t;
 	req->img_addr = r->img_start;
 	req->nr = (r->end - r->start) / PAGE;
@@ -333,6 +337,7 @@ void uffd_deliver(struct uffd_ctx *ctx, struct uffd_req *req, const uint8_t *dat
 		return;
 	}
 	if (req->fault) {
+		ctx->fault_reqs--;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		uffd_hist_add(&ctx->stats.lat, (uint64_t)(uffd_elapsed(&req->t0, &now) * 1e9));
 		ctx->stats.faulted += req->nr;

@@ -115,6 +115,8 @@ struct uffd_ctx {
 	struct uffd_local *local;
 	struct uffd_handoff *handoff;
 	struct uffd_req *retry;       /* replies to copy again after EAGAIN */
+	unsigned fault_reqs;          /* fault requests in flight */
+	unsigned bg_chunk;            /* pages per background GET now (grows to bg_pages) */
 	struct uffd_task *bg_cursor;  /* round-robin position of prefetch */
 	struct uffd_hotmap hot;       /* --hotness: ranges to prefetch first */
 	size_t hot_next;              /* the first hot range not fully requested */
@@ -150,8 +152,10 @@ void uffd_fatal(struct uffd_ctx *ctx, const char *fmt, ...) __attribute__((forma
 /* events.c: handles one non-fault event of T. */
 void uffd_event(struct uffd_task *t, const struct uffd_msg *m);
 
-/* prefetch.c: issues background GETs while the backend has room. */
+/* prefetch.c: issues background GETs while the backend has room and no
+ * fault waits; uffd_prefetch_fault() shrinks the next chunks after a fault. */
 void uffd_prefetch(struct uffd_ctx *ctx);
+void uffd_prefetch_fault(struct uffd_ctx *ctx);
 
 /* remote.c / local.c: set ctx->fetch.  Return 0 or -errno (message printed).
  * remote_open connects (blocking) before the ring exists; remote_start then

@@ -2,12 +2,32 @@
 /* Background fetch: after the finish word, every lazy page nobody faulted on
  * is pulled in large chunks, round-robin over the tasks, as long as the fetch
  * backend has room.  Faults never wait for it: they are requested at once,
- * and on a page server that allows it they travel on their own link. */
+ * and on a page server that allows it they travel on their own link.
+ *
+ * Background also yields to faults for CPU: while a fault is in flight no new
+ * background request goes out, and each fault shrinks the chunk back to
+ * BG_MIN pages (it doubles again with every chunk), so a faulting thread
+ * never waits for a daemon and a server busy with megabytes of prefetch. */
 #include "uffd/lazy.h"
 
 #include <string.h>
 
 #include "common/log.h"
+
+enum { BG_MIN = 16 };
+
+void uffd_prefetch_fault(struct uffd_ctx *ctx)
+{
+	ctx->bg_chunk = BG_MIN < ctx->opts.bg_pages ? BG_MIN : ctx->opts.bg_pages;
+}
+
+static unsigned next_chunk(struct uffd_ctx *ctx)
+{
+	unsigned n = ctx->bg_chunk ? ctx->bg_chunk : ctx->opts.bg_pages;
+
+	ctx->bg_chunk = n * 2 < ctx->opts.bg_pages ? n * 2 : ctx->opts.bg_pages;
+	return n;
+}
 
 static struct uffd_task *next_with_work(struct uffd_ctx *ctx)
 {
@@ -29,7 +49,7 @@ static struct uffd_task *next_with_work(struct uffd_ctx *ctx)
 static int prefetch_hot(struct uffd_ctx *ctx, unsigned *room)
 {
 	struct uffd_hot *h = &ctx->hot.v[ctx->hot_next];
-	uint64_t end = h->start + (uint64_t)ctx->opts.bg_pages * 4096;
+	uint64_t end = h->start + (uint64_t)next_chunk(ctx) * 4096;
 	struct uffd_ranges cut;
 	int ret = 0;
 
@@ -55,7 +75,7 @@ void uffd_prefetch(struct uffd_ctx *ctx)
 {
 	unsigned room;
 
-	if (!ctx->restored || ctx->closing || ctx->stopped)
+	if (!ctx->restored || ctx->closing || ctx->stopped || ctx->fault_reqs)
 		return;
 	room = ctx->fetch->bg_room(ctx);
 	while (room && ctx->hot_next < ctx->hot.n) {
@@ -71,7 +91,7 @@ void uffd_prefetch(struct uffd_ctx *ctx)
 
 		if (!t)
 			return;
-		int ret = uffd_ranges_take(&t->todo, 0, ctx->opts.bg_pages, &r);
+		int ret = uffd_ranges_take(&t->todo, 0, next_chunk(ctx), &r);
 		if (ret == 1)
 			ret = uffd_request(t, &r, 0, NULL);
 		if (ret < 0) {

@@ -255,6 +255,7 @@ static int requeue_rest(struct uffd_ctx *ctx, struct uffd_req *req, uint64_t got
 	rest->img_addr += got * PAGE;
 	rest->nr -= got;
 	req->nr = got;
+	ctx->fault_reqs += !!rest->fault;
 	return remote_submit(ctx, rest);
 }
 
