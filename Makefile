@@ -76,10 +76,12 @@ MAIN_OBJ   := $(BUILD)/obj/cli/main.o
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))
 WORKLOADS  := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(wildcard tests/workloads/*.c))
+# bench/*.c: one self-contained program each (e.g. build/bench/relay, see docs/netlab.md).
+BENCH_PROGS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 
-all: $(BUILD)/faultline $(WORKLOADS)
+all: $(BUILD)/faultline $(WORKLOADS) $(BENCH_PROGS)
 
 $(DEPS_STAMP): scripts/deps.sh scripts/install-criu.sh
 	@scripts/deps.sh
@@ -136,6 +138,11 @@ $(BUILD)/workloads/%: tests/workloads/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -static -o $@ $< -lpthread
+
+$(BUILD)/bench/%: bench/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # libFuzzer targets: clang, the whole library rebuilt with the fuzzer instrumentation.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Ibuild/gen -Icommon -fsanitize=fuzzer-no-link,address,undefined \

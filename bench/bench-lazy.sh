@@ -43,7 +43,7 @@
 #                     5 s and no other criu running); the report says how quiet it was
 #   --other-max MS    a run during which other processes used more than MS ms of CPU
 #                     (bench/othercpu.py) is run again, up to 3 attempts (default 100);
-#                     each run also first waits (up to 120 s) for < 15% CPU busy
+#                     each run also first waits (up to 30 s) for < 15% CPU busy
 #   --out FILE        markdown report (default docs/results/lazy.md); --no-out: none
 #   --keep            keep the work dir (images, logs, lat.txt files)
 # Environment: CRIU (default .deps/bin/criu), BENCH_DIR (work dir; default a new
@@ -184,9 +184,9 @@ cpus() { taskset -cp "$1" 2>/dev/null | sed -n 's/.*list: *//p' | grep . || echo
 
 wait_status() { [[ $(timeout 30 head -c1 "$1" 2>/dev/null | wc -c) -eq 1 ]]; }
 
-# quiet_gate: before a run, wait (up to 120 s) until the machine is under 15% busy.
+# quiet_gate: before a run, wait (up to 30 s) until the machine is under 15% busy.
 quiet_gate() {
-	local deadline=$((SECONDS + 120))
+	local deadline=$((SECONDS + 30))
 	while (($(busy_pct 1) >= 15 && SECONDS < deadline)); do :; done
 }
 
@@ -255,6 +255,7 @@ run_one() {
 		wait "$s" && kill -KILL "$lpc" "$psc" 2>/dev/null
 	) &
 	wd_pid=$!
+	t_track "$wd_pid" # if the benchmark dies, its watchdog must not fire later
 
 	t0=$(now)
 	"${cpin[@]}" timeout 60 "$CRIU" restore --lazy-pages -D "$idir" -W "$run" -d \

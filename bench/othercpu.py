@@ -63,13 +63,24 @@ def main():
         for line in f:
             pid, start, cpu = (int(x) for x in line.split())
             before[pid] = (start, cpu)
-    ticks = 0
+    ticks, top = 0, []
     for pid, (_, start, cpu) in ps.items():
         if pid in own:
             continue
         b = before.get(pid)
-        ticks += cpu - b[1] if b and b[0] == start else cpu
+        d = cpu - b[1] if b and b[0] == start else cpu
+        ticks += d
+        if d:
+            top.append((d, pid))
     print(ticks * 1000 // HZ)
+    with open(path + ".top", "w") as f:  # who it was, for the curious
+        for d, pid in sorted(top, reverse=True)[:5]:
+            try:
+                with open("/proc/%d/cmdline" % pid) as c:
+                    cmd = c.read().replace("\0", " ")[:120]
+            except OSError:
+                cmd = "?"
+            f.write("%d ms %d %s\n" % (d * 1000 // HZ, pid, cmd))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
 
+/* Markers on unpopulated PTEs, so their first write is tracked too.  The
+ * kernel turns it on by itself along with WP_ASYNC. */
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif

@@ -101,9 +101,10 @@ static void summary_json(const struct hot_ctx *c, const struct summary *s)
 		const struct hot_proc *p = &c->procs[i];
 
 		if (p->vpid && (p->dirty_total || p->wp.registered_pages))
-			printf("%s{\"pid\":%d,\"vpid\":%d,\"dirty_pages\":%" PRIu64 ",\"exited\":%s}",
-			       k++ ? "," : "", (int)p->pid, (int)p->vpid, p->dirty_total,
-			       p->exited ? "true" : "false");
+			printf("%s{\"pid\":%d,\"vpid\":%d,\"dirty_pages\":%" PRIu64 ",\"new_mappings\":%u,"
+			       "\"reregistered\":%u,\"exited\":%s}",
+			       k++ ? "," : "", (int)p->pid, (int)p->vpid, p->dirty_total, p->new_vmas,
+			       p->reregistered, p->exited ? "true" : "false");
 	}
 	printf("]}\n");
 }

@@ -169,14 +169,42 @@ static int on_written(void *arg, uint64_t start, uint64_t end)
 	return 0;
 }
 
+/* Keeps P's tracker statistics, which probe_wp_detach() forgets. */
+static void keep_stats(struct hot_proc *p)
+{
+	p->new_vmas += p->wp.new_vmas;
+	p->reregistered += p->wp.reregistered;
+}
+
 static void proc_gone(struct hot_ctx *c, struct hot_proc *p, const char *why)
 {
+	keep_stats(p);
 	if (c->have_bpf)
 		probe_hot_bpf_untrack(&c->bpf, p->pid);
 	probe_wp_detach(&p->wp);
 	p->tracking = 0;
 	p->exited = 1;
 	fprintf(stderr, "hotness: pid %d %s\n", (int)p->pid, why);
+}
+
+/* P executed a new program: its old uffd covers the old memory only.  Pages
+ * counted before stay in the map under the same pid. */
+static long reattach(struct hot_ctx *c, struct hot_proc *p)
+{
+	char err[256];
+	int ret;
+
+	keep_stats(p);
+	probe_wp_detach(&p->wp);
+	ret = probe_wp_attach(&p->wp, p->pid, c->o.wp_max_vma, c->o.stop_timeout_ms, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "hotness: pid %d executed a new program, cannot attach to it: %s\n",
+			(int)p->pid, err);
+		return ret == -ESRCH || ret == -ENOENT ? -ESRCH : ret;
+	}
+	if (c->o.verbose)
+		fprintf(stderr, "hotness: pid %d executed a new program: tracking it anew\n", (int)p->pid);
+	return 0;
 }
 
 int probe_hot_round(struct hot_ctx *c, struct hot_round *r)
@@ -204,6 +232,10 @@ int probe_hot_round(struct hot_ctx *c, struct hot_round *r)
 		got = probe_wp_round(&p->wp, on_written, &cb);
 		if (cb.err)
 			return cb.err;
+		if (got == -ESTALE && (got = reattach(c, p)) < 0) {
+			proc_gone(c, p, got == -ESRCH ? "exited" : "is no longer tracked");
+			continue;
+		}
 		if (got == -ESRCH) {
 			proc_gone(c, p, "exited");
 			continue;
@@ -255,6 +287,7 @@ int probe_hot_finish(struct hot_ctx *c)
 
 		if (!p->tracking)
 			continue;
+		keep_stats(p);
 		r = probe_wp_detach(&p->wp);
 		if (r && !ret)
 			ret = r;

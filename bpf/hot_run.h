@@ -38,6 +38,7 @@ struct hot_proc {
 	int exited;
 	int from_tree;         /* found by --tree, not named by --pid */
 	uint64_t dirty_total;  /* pages found written, all rounds */
+	unsigned new_vmas, reregistered; /* from wp, kept after it is detached */
 };
 
 /* What one round saw. */

@@ -11,6 +11,7 @@
 #include "bpf/hot_report.h"
 #include "bpf/hot_run.h"
 #include "bpf/probe.h"
+#include "common/log.h"
 
 static const char usage[] =
 "NAME\n"
@@ -29,7 +30,7 @@ static const char usage[] =
 "    are left exactly as found, so `criu dump` can follow straight away.\n"
 "\n"
 "    Dirty pages: for each process, a userfaultfd is created inside it by\n"
-"    ptrace syscall injection (one thread is stopped for a few microseconds;\n"
+"    ptrace syscall injection (one thread is stopped for about a millisecond;\n"
 "    the others run on), taken out with pidfd_getfd(2) and closed in the\n"
 "    target again.  Its private anonymous writable mappings are registered for\n"
 "    asynchronous write-protection (UFFD_FEATURE_WP_ASYNC): a write to a\n"
@@ -41,8 +42,10 @@ static const char usage[] =
 "\n"
 "    Write counts: unless --no-bpf, a BPF program on the page_fault_user\n"
 "    tracepoint counts, per page, the user-mode write faults on present pages:\n"
-"    one per round in which the page was written, a cross-check of the scan.\n"
-"    If BPF is unavailable the probe warns and carries on without it.\n"
+"    under the protection that is one per round in which the process itself\n"
+"    wrote the page (the kernel's writes fault in kernel mode and are not\n"
+"    counted), an independent check of the scan (--pages shows both).  If BPF\n"
+"    is unavailable the probe warns and carries on without it.\n"
 "\n"
 "    When it stops (--rounds, --duration, SIGINT or SIGTERM) it unregisters\n"
 "    everything and closes the userfaultfd: no uffd is left in any target, and\n"
@@ -85,18 +88,27 @@ static const char usage[] =
 "    dirty_MiB/s, the same per second; new_pg, those written for the first\n"
 "    time; wss_pg, the write working set so far; >=Nrnd, pages written in at\n"
 "    least N rounds (the hot set); bpf_faults, write faults in the round;\n"
-"    scan_ms, the time spent scanning.  At the end a summary with the hot set\n"
+"    scan_ms, the monitor's time for the round.  At the end a summary with the hot set\n"
 "    at 1, 2, 4, 8 and 16 rounds, the mean and highest dirty rate, and the cost.\n"
 "\n"
 "REQUIREMENTS AND LIMITS\n"
 "    Root (CAP_SYS_PTRACE, and CAP_BPF + CAP_PERFMON for the BPF counter),\n"
-"    Linux 6.7+ (PAGEMAP_SCAN, UFFD_FEATURE_WP_ASYNC), x86-64 targets.  A\n"
-"    target under a seccomp filter that forbids userfaultfd(2) cannot be\n"
-"    tracked.  Only private anonymous memory is tracked (what CRIU restores\n"
-"    lazily), not file or shared mappings.  A target already being traced (a\n"
-"    debugger, strace) cannot be attached.  Do not SIGKILL the probe while it\n"
-"    attaches: a target stopped mid-injection would resume with the injected\n"
-"    registers.\n"
+"    Linux 6.7+ (PAGEMAP_SCAN, UFFD_FEATURE_WP_ASYNC), x86-64 targets.\n"
+"  - A target under a seccomp filter that forbids userfaultfd(2), or already\n"
+"    traced (a debugger, strace), cannot be tracked.\n"
+"  - Only private anonymous memory is tracked (what CRIU restores lazily), not\n"
+"    file-backed or shared mappings.\n"
+"  - A mapping that appears while tracking is registered at the next round and\n"
+"    counted from the round after; one that comes and goes between two rounds\n"
+"    is not seen.  Pages that MADV_DONTNEED emptied are not reported (they hold\n"
+"    no data).\n"
+"  - A process that executes a new program is attached again; the pages counted\n"
+"    before stay in the map.\n"
+"  - The kernel splits a transparent huge page when it is first written under\n"
+"    protection (khugepaged may merge it again later).\n"
+"  - Each attach stops one thread of the target for well under 2 ms.  Do not\n"
+"    SIGKILL the probe while it attaches: a target stopped mid-injection would\n"
+"    resume with the injected registers.  SIGINT and SIGTERM are safe.\n"
 "\n"
 "EXIT STATUS\n"
 "    0 success; 1 a named process could not be tracked, or an error; 2 usage.\n";
@@ -264,6 +276,7 @@ int probe_hotness_main(int argc, char **argv)
 		free(c.o.pids);
 		return ret;
 	}
+	fl_log_open(NULL, c.o.verbose ? FL_LOG_DBG : FL_LOG_WARN);
 	probe_libbpf_log(c.o.verbose >= 2 ? 2 : c.o.verbose);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -23,6 +23,7 @@
 #include "bpf/compat.h"
 #include "bpf/inject.h"
 #include "bpf/procfs.h"
+#include "common/log.h"
 
 /* Kernel-internal restart codes a stopped syscall may show in rax. */
 enum { ERESTARTSYS_ = 512, ERESTARTNOINTR_ = 513, ERESTARTNOHAND_ = 514, ERESTART_RESTARTBLOCK_ = 516 };
@@ -243,6 +244,9 @@ static int grab(struct probe_inject *in, struct uffd_job *j)
 		j->target_err = (int)-fd;
 		return (int)fd;
 	}
+	if (args[0] & UFFD_USER_MODE_ONLY)
+		fl_dbg(NULL, "pid %d: userfaultfd needed UFFD_USER_MODE_ONLY (unprivileged target)",
+		       (int)j->pid);
 	pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 	j->ret = pidfd < 0 ? -errno : 0;
 	if (pidfd >= 0) {
@@ -261,8 +265,10 @@ static void *uffd_thread(void *arg)
 {
 	struct uffd_job *j = arg;
 	struct probe_inject in;
+	struct timespec t0, t1;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = probe_inject_attach(&in, j->pid, j->tid, j->timeout_ms);
 	if (!ret)
 		ret = grab(&in, j);
@@ -274,6 +280,9 @@ static void *uffd_thread(void *arg)
 		if (!ret)
 			ret = r;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fl_dbg(NULL, "pid %d: thread %d stopped for the injection for %ld us", (int)j->pid, (int)j->tid,
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	j->ret = ret;
 	return NULL;
 }

@@ -156,26 +156,35 @@ int probe_proc_ids(pid_t pid, pid_t *tgid, pid_t *vpid)
 	return 0;
 }
 
-int probe_proc_starttime(pid_t pid, uint64_t *ticks)
+int probe_proc_stat(pid_t pid, const int *fields, size_t n, uint64_t *out)
 {
 	char path[64], buf[1024], *p;
-	ssize_t n;
+	int field = 2;
+	ssize_t len;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
+	len = read_small(path, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
 	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
-	if (!p)
-		return -EINVAL;
-	/* After ")": state is field 3, starttime field 22. */
-	for (int field = 2; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
+	for (size_t i = 0; i < n; i++) {
+		while (p && field < fields[i]) {
+			p = strchr(p + 1, ' ');
+			field++;
+		}
+		if (!p || fields[i] <= 2)
 			return -EINVAL;
+		out[i] = strtoull(p + 1, NULL, 10);
 	}
-	*ticks = strtoull(p + 1, NULL, 10);
 	return 0;
+}
+
+int probe_proc_has_mm(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	return read_small(path, buf, sizeof(buf)) > 0 && strtoull(buf, NULL, 10) > 0;
 }
 
 char probe_thread_state(pid_t pid, pid_t tid)
@@ -231,7 +240,7 @@ static int push_pid(pid_t p, pid_t **v, size_t *n, size_t *cap)
 
 int probe_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
 {
-	char path[320], buf[4096];
+	char path[320], buf[4096] = "";
 	struct dirent *d;
 	int ret = 0;
 	DIR *dir;

@@ -48,9 +48,14 @@ int probe_find_syscall_insn(pid_t pid, uint64_t *ip);
  * Returns 0, -ENOENT (no such pid) or -errno. */
 int probe_proc_ids(pid_t pid, pid_t *tgid, pid_t *vpid);
 
-/* Process start time (field 22 of /proc/PID/stat, clock ticks), so a reused
- * pid is told apart.  Returns 0 or -errno. */
-int probe_proc_starttime(pid_t pid, uint64_t *ticks);
+/* Fields of /proc/PID/stat: OUT[i] = field FIELDS[i] (numbered as in
+ * proc(5): 22 starttime, 28 startstack, 48 arg_start, 51 env_end; ascending,
+ * beyond 2).  Returns 0 or -errno. */
+int probe_proc_stat(pid_t pid, const int *fields, size_t n, uint64_t *out);
+
+/* True if PID has user memory (its statm size is not 0): false for kernel
+ * threads and zombies. */
+int probe_proc_has_mm(pid_t pid);
 
 /* The state letter of thread TID of PID (R, S, D, Z, t ...), or '?'. */
 char probe_thread_state(pid_t pid, pid_t tid);

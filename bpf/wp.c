@@ -257,6 +257,18 @@ static int rescan(struct probe_wp *w, uint64_t s, uint64_t e, probe_wp_fn fn, vo
 	return ret;
 }
 
+static const int image_fields[3] = { 28, 48, 51 };
+
+/* True if the process no longer runs the image W was attached to.  (All 0:
+ * it is exiting, its mm already gone.) */
+static int exec_happened(const struct probe_wp *w)
+{
+	uint64_t now[3];
+
+	return !probe_proc_stat(w->pid, image_fields, 3, now) && (now[0] | now[1] | now[2]) &&
+	       memcmp(now, w->image, sizeof(now));
+}
+
 long probe_wp_round(struct probe_wp *w, probe_wp_fn fn, void *arg)
 {
 	long total = 0;
@@ -266,6 +278,8 @@ long probe_wp_round(struct probe_wp *w, probe_wp_fn fn, void *arg)
 		w->gone = 1;
 	if (w->gone || w->uffd < 0)
 		return -ESRCH;
+	if (exec_happened(w))
+		return -ESTALE;
 	ret = refresh(w, 0);
 	if (ret) {
 		w->gone = ret == -ENOENT || ret == -ESRCH || process_gone(w);
@@ -343,9 +357,17 @@ static int open_target(struct probe_wp *w, char *err, size_t errlen)
 		return attach_err(err, errlen, ret, "%s", ret == -ESRCH ? "no such process" :
 				  ret == -EINVAL ? "not a process id (a thread?)" : strerror(-ret));
 	}
-	ret = probe_maps_for_each_anon(w->pid, collect_vma, &w->now);
+	ret = probe_proc_stat(w->pid, image_fields, 3, w->image);
+	if (!ret)
+		ret = probe_maps_for_each_anon(w->pid, collect_vma, &w->now);
+	if (ret == -EACCES || ret == -EPERM)
+		return attach_err(err, errlen, -EPERM, "no permission to inspect it (tracking "
+				  "another user's process needs root or CAP_SYS_PTRACE)");
 	if (ret)
 		return attach_err(err, errlen, ret, "cannot read its maps: %s", strerror(-ret));
+	if (!w->now.n && !probe_proc_has_mm(w->pid))
+		return attach_err(err, errlen, -ENODATA, "it has no user memory (a kernel thread, "
+				  "or a zombie)");
 	if (!w->now.n)
 		return attach_err(err, errlen, -ENODATA, "no private anonymous writable memory to track");
 	probe_ranges_free(&w->now); /* refresh() registers them */
@@ -387,21 +409,34 @@ int probe_wp_attach(struct probe_wp *w, pid_t pid, uint64_t wp_max_vma, int time
 	return ret;
 }
 
+/* UFFDIO_UNREGISTER over each range of R.  Returns the first unexpected
+ * -errno: EINVAL/ENOMEM mean that range is unmapped or replaced by now. */
+static int unregister_all(struct probe_wp *w, const struct probe_ranges *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct uffdio_range u = { r->v[i].start, r->v[i].end - r->v[i].start };
+
+		if (ioctl(w->uffd, UFFDIO_UNREGISTER, &u) && errno != EINVAL && errno != ENOMEM &&
+		    errno != ESRCH && !ret)
+			ret = -errno;
+	}
+	return ret;
+}
+
 int probe_wp_detach(struct probe_wp *w)
 {
 	int ret = 0;
 
 	if (w->uffd >= 0) {
+		/* The current mappings one by one, then whatever was registered
+		 * once and has moved or shrunk since. */
+		ret = unregister_all(w, &w->now);
 		probe_ranges_normalize(&w->ever);
-		for (size_t i = 0; i < w->ever.n; i++) {
-			struct uffdio_range r = { w->ever.v[i].start, w->ever.v[i].end - w->ever.v[i].start };
-
-			/* EINVAL/ENOMEM: that range is unmapped or replaced by now. */
-			if (ioctl(w->uffd, UFFDIO_UNREGISTER, &r) && errno != EINVAL && errno != ENOMEM &&
-			    errno != ESRCH && !ret)
-				ret = -errno;
-		}
-		/* The last reference: the kernel drops any registration left. */
+		if (!ret)
+			ret = unregister_all(w, &w->ever);
+		/* Closing the last reference drops any registration left. */
 		close(w->uffd);
 		w->uffd = -1;
 	}

@@ -37,6 +37,7 @@ struct probe_wp {
 	size_t vec_len;
 	size_t vec_dirty;         /* entries the last scan may have written */
 	int gone;              /* the process exited */
+	uint64_t image[3];     /* startstack, arg_start, env_end: exec changes them */
 	char name[24];         /* "pid N", for log lines */
 	/* statistics */
 	uint64_t registered_pages; /* sum of `now` */
@@ -59,12 +60,14 @@ typedef int (*probe_wp_fn)(void *arg, uint64_t start, uint64_t end);
 int probe_wp_attach(struct probe_wp *w, pid_t pid, uint64_t wp_max_vma, int timeout_ms,
 		    char *err, size_t errlen);
 
-/* One round: registers mappings that appeared since the last round (their
- * populated pages count as written in this round), then scans every
+/* One round: registers and protects mappings that appeared since the last
+ * round (what they hold counts from the next round on), then scans every
  * registered range with PM_SCAN_WP_MATCHING|PM_SCAN_CHECK_WPASYNC for the pages
  * written since the last round (not the zero page), which the same ioctl
  * write-protects again, and calls FN for each run.  Returns the number of
- * pages found, or -errno (-ESRCH: the process is gone, W->gone set). */
+ * pages found, or -errno: -ESRCH, the process is gone (W->gone set);
+ * -ESTALE, it executed a new program, whose memory this uffd does not cover
+ * (detach and attach again). */
 long probe_wp_round(struct probe_wp *w, probe_wp_fn fn, void *arg);
 
 /* Unregisters everything this tracker registered and closes its fds; the

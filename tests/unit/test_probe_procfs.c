@@ -87,7 +87,8 @@ static int find_base(void *arg, const struct probe_vma *v)
 START_TEST(readers_on_self)
 {
 	void *p = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t want[2] = { (uint64_t)(uintptr_t)p, 0 }, ip, ticks;
+	uint64_t want[2] = { (uint64_t)(uintptr_t)p, 0 }, ip, st[3];
+	static const int fields[3] = { 3, 22, 28 };
 	pid_t tgid, vpid;
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
@@ -99,7 +100,10 @@ START_TEST(readers_on_self)
 	ck_assert_int_eq(probe_find_syscall_insn(getpid(), &ip), 0);
 	ck_assert_int_eq(((unsigned char *)(uintptr_t)ip)[0], 0x0f);
 	ck_assert_int_eq(((unsigned char *)(uintptr_t)ip)[1], 0x05);
-	ck_assert_int_eq(probe_proc_starttime(getpid(), &ticks), 0);
+	ck_assert_int_eq(probe_proc_stat(getpid(), fields, 3, st), 0);
+	ck_assert_uint_eq(st[0], 0); /* the state, a letter */
+	ck_assert_uint_gt(st[1], 0);
+	ck_assert_uint_gt(st[2], 0x1000); /* startstack */
 	ck_assert_int_eq(probe_pick_thread(getpid()), getpid());
 	ck_assert_int_eq(probe_proc_has_mm(getpid()), 1);
 	ck_assert_int_eq(probe_proc_ids(0x7ffffff0, &tgid, &vpid), -ENOENT);

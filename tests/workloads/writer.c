@@ -1,26 +1,20 @@
 /*
- * writer: a workload that writes a known set of pages, for `probe hotness`.
- *
- *   writer --dir DIR [--pages N] [--seconds S] [--threads T] [--children C]
- *          [--max-wait SECS]
- *
- * mmaps N pages (default 1024, MADV_NOHUGEPAGE) and fills them, except the
- * holes (page i % 17 == 16), which stay unpopulated.  With --children it forks
- * C children (each then has its own copy), and --threads T threads per process
- * share the hot pages.  Each process writes DIR/ready.<pid> ("<base hex>
- * <pages>"; pid as seen in its own pid namespace) and polls for DIR/go.  Then:
- *   hot    i % 8 == 0 or 100 <= i < 132: one word written every 1 ms, S seconds
- *          (default 1); exactly one write fault per page per round is expected
+ * writer: writes a known set of pages, for `probe hotness` (t_probe_hotness.sh).
+ *   writer --dir DIR [--pages N] [--seconds S] [--threads T] [--children C] [--max-wait SECS]
+ * mmaps N pages (default 1024, MADV_NOHUGEPAGE) and fills them but the holes (page
+ * i % 17 == 16).  Forks C children (own copies); T threads per process share the hot
+ * pages.  Each process writes DIR/ready.<pid> ("<base hex> <pages>", pid in its own
+ * pid namespace) and polls for DIR/go.  Then, first matching class wins:
+ *   hot    i % 8 == 0 or 100 <= i < 132: a word written every 1 ms for S s (default 1)
  *   once   i % 13 == 5: written once, by a user store
  *   kernel i % 29 == 7: written once by the kernel: read(/dev/zero) into it
  *   fresh  holes with i % 34 == 16: first written now (unpopulated until then)
  *   read   i % 11 == 3, and holes with i % 3 == 0: only read (must not count)
  *   cold   the rest: untouched
- * (first matching class wins).  Then DIR/written.<pid> lists "<class> <hex
- * address>" for every page written, and a "done <passes>" line.  The process
- * stays; on DIR/check it verifies every page's content and writes "OK" or
- * "FAIL page <n>" to DIR/result.<pid>.  After --max-wait (default 600) s it
- * exits.  It keeps no file open, so CRIU can dump it.
+ * DIR/written.<pid> then lists "<class> <hex address>" per page written, and "done
+ * <passes>".  On DIR/check it verifies every page and writes "OK" or "FAIL ..." to
+ * DIR/result.<pid>, then exits (a parent after its children); after --max-wait
+ * (default 600) s anyway.  It keeps no file open, so CRIU can dump it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,15 +64,9 @@ static enum cls cls_of(size_t i)
 	return i % 11 == 3 ? READ : COLD;
 }
 
-static int is_hole(size_t i)
-{
-	return i % 17 == 16 && cls_of(i) != HOT;
-}
+static int is_hole(size_t i) { return i % 17 == 16 && cls_of(i) != HOT; }
 
-static uint64_t fill_word(size_t page, size_t w)
-{
-	return (uint64_t)page << 32 | w | 0x5a00000000000000ULL;
-}
+static uint64_t fill_word(size_t page, size_t w) { return (uint64_t)page << 32 | w | 0x5a00000000000000ULL; }
 
 static double now_s(void)
 {
@@ -91,7 +80,7 @@ static void nap_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	while (nanosleep(&ts, &ts) && errno == EINTR) /* restarts after ptrace stops too */
 		;
 }
 
@@ -117,8 +106,7 @@ static int exists(const char *dir, const char *name)
 {
 	char p[PATH_MAX];
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	return access(p, F_OK) == 0;
+	return snprintf(p, sizeof(p), "%s/%s", dir, name) > 0 && access(p, F_OK) == 0;
 }
 
 /* Hot pages (i / 4) % threads == id, one word each, every 1 ms. */
@@ -152,16 +140,14 @@ static int write_rest(struct ctx *c)
 	for (size_t i = 0; i < c->pages; i++) {
 		uint64_t *p = c->mem + i * WORDS;
 
-		switch (cls_of(i)) {
-		case ONCE: p[0] = 0x0bce; break;
-		case FRESH: p[0] = 0xf5e5; break;
-		case KERNEL:
-			if (read(zero, p + 16, 64) != 64)
-				return -EIO;
-			break;
-		case READ: sink += ((volatile uint64_t *)p)[7]; break;
-		default: break;
-		}
+		enum cls k = cls_of(i);
+
+		if (k == ONCE || k == FRESH)
+			p[0] = k == ONCE ? 0x0bce : 0xf5e5;
+		else if (k == KERNEL && read(zero, p + 16, 64) != 64)
+			return -EIO;
+		else if (k == READ)
+			sink += ((volatile uint64_t *)p)[7];
 	}
 	close(zero);
 	(void)sink;
@@ -266,6 +252,7 @@ int main(int argc, char **argv)
 	struct ctx c = { .dir = ".", .pages = 1024, .seconds = 1, .threads = 1 };
 	unsigned children = 0;
 	double max_wait = 600;
+	int ret;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -298,7 +285,13 @@ int main(int argc, char **argv)
 		for (size_t w = 0; w < WORDS && !is_hole(i); w++)
 			c.mem[i * WORDS + w] = fill_word(i, w);
 	for (unsigned k = 0; k < children; k++)
-		if (fork() == 0)
+		if (fork() == 0) {
+			children = 0;
 			break;
-	return run(&c, max_wait) ? 1 : 0;
+		}
+	ret = run(&c, max_wait) ? 1 : 0;
+	/* As pid 1 of a namespace, exiting would kill the children mid-check. */
+	while (children && wait(NULL) > 0)
+		;
+	return ret;
 }
