@@ -39,6 +39,12 @@ late() {
 	netlab relay-stop "$LAB" 2>&1 | sed -n 's/.*p50 <\([0-9]*\) us.*p99 <\([0-9]*\) us.*/\1 \/ \2/p'
 }
 
+# drops: packets tbf dropped on both veth ends since the lab was made.
+drops() {
+	{ tc -n "$LAB-src" -s qdisc show dev nl-src; tc -n "$LAB-dst" -s qdisc show dev nl-dst; } |
+		sed -n 's/.*dropped \([0-9]*\).*/\1/p' | awk '{n += $1} END {print n + 0}'
+}
+
 cleanup() { netlab down "$LAB" >/dev/null 2>&1; }
 trap cleanup EXIT
 netlab up "$LAB" 2>/dev/null || exit 1
@@ -67,15 +73,19 @@ done
 echo
 echo "## Rate (tbf on both veth ends; payload rate, so ~95.6% of the tc rate is exact)"
 echo
-echo "| tc rate | bytes | direct src->dst Mbit/s | relay 5 ms src->dst | relay 5 ms dst->src |"
-echo "|---|---|---|---|---|"
+echo "| tc rate | bytes | direct src->dst Mbit/s | relay 5 ms src->dst | relay 5 ms dst->src | tbf drops |"
+echo "|---|---|---|---|---|---|"
 for r in $RATES; do
+	netlab down "$LAB" >/dev/null 2>&1 # fresh qdisc counters
 	netlab up "$LAB" --rate "$r" 2>/dev/null || exit 1
+	netlab exec "$LAB" src timeout 600 python3 "$NP" server \
+		--listen "$NETLAB_SRC_ADDR:$PORT" --lifetime 590 2>/dev/null &
+	sleep 0.3
 	n=$(($(_nl_rate_bps "$r") * 5 / 2))
 	a=$(relay --delay 5) || exit 1
 	echo "| $r | $((n >> 20)) MiB | $(dst bulk --connect "$NETLAB_SRC_ADDR:$PORT" --bytes "$n" | field rate_mbit) |" \
 		"$(dst bulk --connect "$a" --bytes "$n" | field rate_mbit) |" \
-		"$(dst bulk --connect "$a" --bytes "$n" --up | field rate_mbit) |"
+		"$(dst bulk --connect "$a" --bytes "$n" --up | field rate_mbit) | $(drops) |"
 	netlab relay-stop "$LAB" 2>/dev/null
 done
 

@@ -14,7 +14,8 @@
 #       (idempotent: no --rate removes the shaping). RATE is a tc rate with its unit
 #       (100mbit, 1gbit, 12500kbps, ...), applied to each direction. --delay MS is the
 #       default one-way delay of `netlab relay` (default 0). --queue MS: tbf queue
-#       length in time at RATE (default 20). A failed `up` leaves nothing behind.
+#       length in time at RATE (default 20; at least 512 KiB). A failed `up` leaves
+#       nothing behind.
 #   down NAME
 #       Stop the lab's relays, kill every process still running in its namespaces,
 #       delete them (the veth pair goes with them) and its state. Idempotent.
@@ -92,9 +93,12 @@ _nl_shape() {
 		return
 	fi
 	bps=$(_nl_rate_bps "$rate") || return 1
-	# Bucket: 4 ms at RATE (at least 32 KiB); queue: QUEUE_MS at RATE (at least 3 buckets).
+	# Bucket: 4 ms at RATE (at least 32 KiB). Queue: QUEUE_MS at RATE, at least 512 KiB
+	# and 3 buckets: one TCP flow (BBR, TSQ allowing 4 MiB) overflowed shorter queues
+	# here, and the loss and RTO stalls cost 10% of the rate at 10 Mbit/s.
 	burst=$((bps / 250 > 32768 ? bps / 250 : 32768))
 	limit=$((bps * q / 1000 > 3 * burst ? bps * q / 1000 : 3 * burst))
+	limit=$((limit > 524288 ? limit : 524288))
 	_nl_run "tbf on $ns/$dev" tc -n "$ns" qdisc replace dev "$dev" root tbf rate "$rate" \
 		burst "$burst" limit "$limit"
 }
@@ -158,7 +162,9 @@ netlab_up() {
 		((fresh)) && netlab_down "$n" >/dev/null 2>&1
 		return 1
 	fi
-	_nl_log "$n up$( ((fresh)) || echo " (already; reconfigured)"): $n-src $NETLAB_SRC_ADDR <-> $n-dst $NETLAB_DST_ADDR, rate ${rate:-unlimited}, relay delay ${delay} ms"
+	_nl_log "$n up$( ((fresh)) || echo " (already; reconfigured)"):" \
+		"$n-src $NETLAB_SRC_ADDR <-> $n-dst $NETLAB_DST_ADDR, rate ${rate:-unlimited}," \
+		"relay delay $delay ms"
 }
 
 # _nl_kill_ns NS: TERM, then after up to 2 s KILL, every process in NS.
@@ -251,7 +257,8 @@ netlab_relay() {
 	local n=${1:-} port=${2:-} delay="" rate=0 lport="" side=dst life=0
 	local ns listen target addr f pid
 	[[ -n $n && $port =~ ^[0-9]+$ ]] || {
-		_nl_err "usage: netlab relay NAME PORT [--delay MS] [--rate BYTES/s] [--listen-port P] [--side dst|src] [--lifetime SECS]"
+		_nl_err "usage: netlab relay NAME PORT [--delay MS] [--rate BYTES/s]" \
+			"[--listen-port P] [--side dst|src] [--lifetime SECS]"
 		return 2
 	}
 	_nl_name_ok "$n" || return 2

@@ -662,7 +662,7 @@ static int parse_args(int argc, char **argv, struct relay_opts *o)
 	bool have[3] = { false, false, false };
 
 	*o = (struct relay_opts){ .buffer = 32u << 20, .max_conns = 1024 };
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *k = argv[i];
 
 		if (!strcmp(k, "-h") || !strcmp(k, "--help"))
@@ -671,7 +671,6 @@ static int parse_args(int argc, char **argv, struct relay_opts *o)
 			fprintf(stderr, "relay: bad option: %s %s\n", k, i + 1 < argc ? argv[i + 1] : "");
 			return -EINVAL;
 		}
-		i++;
 	}
 	if (!have[0] || !have[1] || !have[2]) {
 		fprintf(stderr, "relay: --listen, --target and --delay are required\n");
