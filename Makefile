@@ -120,7 +120,7 @@ $(BUILD)/gen/bpf/%.skel.h: $(BUILD)/gen/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
 
-$(patsubst %.c,$(BUILD)/obj/%.o,$(BPF_LOADERS)): $(BPF_MODE_FILE) $(if $(filter bpf,$(BPF_MODE)),$(BPF_SKELS))
+$(patsubst %.c,$(BUILD)/obj/%.o,$(BPF_LOADERS)): $(BPF_MODE_FILE) $(if $(filter bpf%,$(BPF_MODE)),$(BPF_SKELS))
 
 $(BUILD)/libfaultline.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -137,7 +137,7 @@ $(BUILD)/unit_tests: $(UNIT_OBJS) $(BUILD)/libfaultline.a
 $(BUILD)/workloads/%: tests/workloads/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $< -lpthread
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $< -lpthread -lm
 
 $(BUILD)/bench/%: bench/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
@@ -157,7 +157,7 @@ build/fuzz-obj/%.o: %.c | $(DEPS_STAMP) $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 $(patsubst %.c,build/fuzz-obj/%.o,$(BPF_LOADERS)): build/gen/bpf.mode \
-	$(if $(filter bpf,$(BPF_MODE)),$(patsubst $(BUILD)/%,build/%,$(BPF_SKELS)))
+	$(if $(filter bpf%,$(BPF_MODE)),$(patsubst $(BUILD)/%,build/%,$(BPF_SKELS)))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(call msg,FUZZLD,$@)
 	@mkdir -p $(dir $@)
@@ -198,9 +198,12 @@ bench-pageserver: all
 bench-lazy: all
 	$(Q)bench/bench-lazy.sh
 
+bench-hotness: all
+	$(Q)bench/bench-hotness.sh
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit asan fuzz lint e2e check demo bench-pageserver bench-lazy clean
+.PHONY: all deps unit asan fuzz lint e2e check demo bench-pageserver bench-lazy bench-hotness clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

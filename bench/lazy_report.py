@@ -31,8 +31,19 @@ def pct(v, p):
     return v[min(k, len(v)) - 1]
 
 
+def runs(n, total):
+    return "%d" % n if n == total else "%d of %d" % (n, total)
+
+
 def med(v):
     return statistics.median(v) if v else float("nan")
+
+
+def clean(rs, meta):
+    """The runs during which other processes stayed under --other-max CPU; all of
+    them if none did."""
+    ok = [r for r in rs if int(r["other_ms"]) <= int(meta["other_max"])]
+    return ok or rs
 
 
 def vcpus(pin):
@@ -63,7 +74,7 @@ def throughput(rows, meta, lines, goals):
               (meta["mib"], meta["tp_lazy"], gb), "",
               "| transport | pinning | daemon | all pages in: median (min–max) | GB/s | "
               "faultline speedup vs CRIU | vs floor | restore | daemon CPU | server CPU | "
-              "faultline's own \"all pages in\" | runs, all verified |",
+              "faultline's own \"all pages in\" | runs counted (of all, all verified) |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = []
     for r in tp:
@@ -76,21 +87,21 @@ def throughput(rows, meta, lines, goals):
         for d in ("criu", "faultline"):
             rs = [r for r in tp if (r["transport"], r["pin"], r["daemon"]) == (tr, pin, d)]
             if rs:
-                res[d] = rs
-        m = {d: med([int(r["done_ms"]) for r in rs]) for d, rs in res.items()}
-        for d, rs in res.items():
+                res[d] = (clean(rs, meta), len(rs))
+        m = {d: med([int(r["done_ms"]) for r in rs]) for d, (rs, _) in res.items()}
+        for d, (rs, total) in res.items():
             ms = sorted(int(r["done_ms"]) for r in rs)
             gbps = gb / (m[d] / 1000)
             sp = m["criu"] / m[d] if d == "faultline" and "criu" in m else None
             own = [float(r["fl_allin_s"]) * 1000 for r in rs if r["fl_allin_s"] != "-"]
             lines.append("| %s | %s | %s | **%.0f ms** (%d–%d) | %.2f | %s | %.0f%% of %.1f | "
-                         "%.0f ms | %.0f ms | %.0f ms | %s | %d |" % (
+                         "%.0f ms | %.0f ms | %.0f ms | %s | %s |" % (
                              tr.upper(), pin, NAME[d], m[d], ms[0], ms[-1], gbps,
                              "**%.2f×**" % sp if sp else "—", 100 * gbps / floor, floor,
                              med([int(r["restore_ms"]) for r in rs]),
                              med([float(r["lp_cpu_ms"]) for r in rs]),
                              med([float(r["ps_cpu_ms"]) for r in rs]),
-                             "%.0f ms" % med(own) if own else "—", len(rs)))
+                             "%.0f ms" % med(own) if own else "—", runs(len(rs), total)))
         if "criu" in m and "faultline" in m:
             sp = m["criu"] / m["faultline"]
             gbps = gb / (m["faultline"] / 1000)
@@ -131,8 +142,8 @@ def latency(rows, meta, lines, goals):
               "randtouch" % (meta["touches"], meta["lat_mib"]), "",
               "| transport | pinning | daemon | background fetch | faults timed (of all touches) "
               "| p50 | p99 | max | p50 / floor | p99 / floor | faultline's own p50 / p99 | "
-              "first touch after restore began | touch phase |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "first touch after restore began | touch phase | runs counted (of all) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = []
     for r in lt:
         k = (r["transport"], r["pin"])
@@ -145,6 +156,7 @@ def latency(rows, meta, lines, goals):
             rs = [r for r in lt if (r["transport"], r["pin"], r["daemon"]) == (tr, pin, d)]
             if not rs:
                 continue
+            total, rs = len(rs), clean(rs, meta)
             v, resident, after, first, span = lat_stats(rs)
             p[d] = (pct(v, 50), pct(v, 99))
             own = [(float(r["fl_p50_us"]), float(r["fl_p99_us"])) for r in rs
@@ -156,14 +168,14 @@ def latency(rows, meta, lines, goals):
             if after:
                 extra.append("%d after background ended" % after)
             lines.append("| %s | %s | %s | %s | %d of %d%s | **%.1f µs** | **%.1f µs** | %.1f µs | "
-                         "%s | %s | %s | %.1f ms | %.0f ms |" % (
+                         "%s | %s | %s | %.1f ms | %.0f ms | %s |" % (
                              tr.upper(), pin, NAME[d], note, len(v), n * len(rs),
                              " (%s)" % ", ".join(extra) if extra else "",
                              p[d][0], p[d][1], v[-1] if v else float("nan"),
                              "%.1f× of %.1f" % (p[d][0] / fl[0], fl[0]) if fl else "—",
                              "%.1f× of %.1f" % (p[d][1] / fl[1], fl[1]) if fl else "—",
                              "%.1f / %.1f µs" % (med([o[0] for o in own]), med([o[1] for o in own]))
-                             if own else "—", first, span))
+                             if own else "—", first, span, runs(len(rs), total)))
         if fl and "faultline-nobg" in p:
             x = p["faultline-nobg"][0] / fl[0]
             goals.append("- %s, %s pinning, nothing else running: faultline p50 %.1f µs = %.1f× "
@@ -195,8 +207,9 @@ def main():
                  meta["cpu"], meta["faultline"]),
              "**Machine.** %s. After: %s. Each run first waited for < 15%% CPU busy; "
              "%s run(s) were redone because other processes used > %s ms of CPU during them "
-             "(bench/othercpu.py); in the runs kept, other processes used at most %d ms "
-             "(median %d ms) of CPU per run." % (
+             "(bench/othercpu.py), up to 3 attempts; a run still disturbed after that is "
+             "listed but left out of the tables when its row has an undisturbed run. Other "
+             "processes used at most %d ms (median %d ms) of CPU in a listed run." % (
                  meta["quiet"], meta["quiet_end"], meta["redone"], meta["other_max"],
                  max(int(r["other_ms"]) for r in rows) if rows else 0,
                  med([int(r["other_ms"]) for r in rows]) if rows else 0), ""]
@@ -249,7 +262,8 @@ def main():
             r["part"], r["transport"], r["pin"], r["daemon"], r["rep"], r["done_ms"],
             r["restore_ms"], r["lp_cpu_ms"], r["ps_cpu_ms"], r["fl_allin_s"],
             "%s/%s" % (r["fl_p50_us"], r["fl_p99_us"]), r["cpus"], r["other_ms"],
-            " (attempt %s)" % r["attempt"] if r["attempt"] != "1" else ""))
+            (" (attempt %s)" % r["attempt"] if r["attempt"] != "1" else "") +
+            (" **disturbed**" if int(r["other_ms"]) > int(meta["other_max"]) else "")))
     lines += ["", "</details>"]
     print("\n".join(lines))
 

@@ -3,14 +3,17 @@
 processes that are not the benchmark's own, between two moments.
 
 snap writes, for every user-space process that is neither ROOT nor below it, its
-start time and CPU time (utime + stime + cutime + cstime, clock ticks) to FILE.
-diff prints the CPU milliseconds those processes used since the snap: the growth
-of the ones seen in both samples plus all of the ones that started since, minus
-nothing of ROOT's tree or of the extra PIDs (and their descendants; e.g. a restored
-task, which is not below ROOT). Children that ran and were reaped meanwhile count
-through their parent's cutime/cstime (not through pid 1's, which also reaps the
-benchmark's orphans). Kernel threads (softirq, kworkers) are left
-out: they also serve the benchmark's own traffic."""
+start time and CPU time (clock ticks) to FILE. diff prints the CPU milliseconds such
+processes used since the snap: for the ones seen in both samples, the growth of
+their own utime + stime; for the ones started since, utime + stime + cutime + cstime
+(their reaped children started after them). ROOT's tree and the extra PIDs (and
+their descendants; e.g. a restored task, which is not below ROOT) are left out, and
+so are kernel threads (softirq, kworkers: they also serve the benchmark's own
+traffic). Not counted: a child that both started and ended between the two
+samples under a parent that already ran at the snap (counting the parent's cutime
+growth instead would charge a long-lived child's whole life to the window in which
+it happened to be reaped). An estimate, good enough to spot a busy machine; diff
+also writes the top 5 to FILE.top."""
 import os
 import sys
 
@@ -32,8 +35,9 @@ def procs():
         ppid, flags = int(f[1]), int(f[6])
         if flags & 0x200000:  # PF_KTHREAD
             continue
+        own_t, all_t = sum(int(x) for x in f[11:13]), sum(int(x) for x in f[11:15])
         # pid 1 reaps every orphan, ours too (a restored task): its own time only.
-        out[int(d)] = (ppid, int(f[19]), sum(int(x) for x in f[11:13 if d == "1" else 15]))
+        out[int(d)] = (ppid, int(f[19]), own_t, own_t if d == "1" else all_t)
     return out
 
 
@@ -41,7 +45,7 @@ def mine(ps, roots):
     own, grew = set(roots), True
     while grew:
         grew = False
-        for pid, (ppid, _, _) in ps.items():
+        for pid, (ppid, _, _, _) in ps.items():
             if ppid in own and pid not in own:
                 own.add(pid)
                 grew = True
@@ -54,7 +58,7 @@ def main():
     own = mine(ps, roots)
     if mode == "snap":
         with open(path, "w") as f:
-            for pid, (_, start, cpu) in ps.items():
+            for pid, (_, start, cpu, _) in ps.items():
                 if pid not in own:
                     f.write("%d %d %d\n" % (pid, start, cpu))
         return
@@ -64,11 +68,11 @@ def main():
             pid, start, cpu = (int(x) for x in line.split())
             before[pid] = (start, cpu)
     ticks, top = 0, []
-    for pid, (_, start, cpu) in ps.items():
+    for pid, (_, start, cpu, cpu_all) in ps.items():
         if pid in own:
             continue
         b = before.get(pid)
-        d = cpu - b[1] if b and b[0] == start else cpu
+        d = cpu - b[1] if b and b[0] == start else cpu_all
         ticks += d
         if d:
             top.append((d, pid))

@@ -111,17 +111,30 @@ int uffd_hotmap_load(const char *path, struct uffd_hotmap *m)
 			break;
 		got += k;
 	}
-	char err[sizeof(m->err)];
 	ret = uffd_hotmap_parse(buf, (size_t)got, m);
 	if (ret) {
-		snprintf(err, sizeof(err), "%.60s: %.90s", path, m->err);
-		memcpy(m->err, err, sizeof(err));
+		/* The whole path: a long one must not lose the file name. */
+		char why[sizeof(m->err)];
+		memcpy(why, m->err, sizeof(why));
+		snprintf(m->err, sizeof(m->err), "%.*s: %.150s", PATH_MAX - 1, path, why);
 	}
 out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+void uffd_hotmap_widen(struct uffd_hotmap *m, unsigned block_pages)
+{
+	uint64_t blk = (uint64_t)block_pages * PAGE;
+
+	if (block_pages <= 1 || (block_pages & (block_pages - 1)))
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		m->v[i].start &= ~(blk - 1);
+		m->v[i].end = (m->v[i].end + blk - 1) & ~(blk - 1);
+	}
 }
 
 void uffd_hotmap_free(struct uffd_hotmap *m)

@@ -11,6 +11,7 @@
 #ifndef FL_UFFD_HOTNESS_H
 #define FL_UFFD_HOTNESS_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@ struct uffd_hot {
 struct uffd_hotmap {
 	struct uffd_hot *v;
 	size_t n;
-	char err[160]; /* "line N: why" on failure */
+	char err[PATH_MAX + 160]; /* "[FILE: ]line N: why" on failure */
 };
 
 /* Parses a whole map file in BUF (need not be NUL-terminated).  Pure.
@@ -33,6 +34,12 @@ int uffd_hotmap_parse(const char *buf, size_t len, struct uffd_hotmap *m);
 
 /* Reads and parses PATH.  Returns 0 or -errno (err names the file). */
 int uffd_hotmap_load(const char *path, struct uffd_hotmap *m);
+
+/* Widens every range to whole aligned blocks of BLOCK_PAGES pages (a power
+ * of two; 1 leaves the map as it is).  A probe's map is mostly single pages
+ * scattered over memory; their neighbours must come anyway, and one GET per
+ * block costs far less than one per page. */
+void uffd_hotmap_widen(struct uffd_hotmap *m, unsigned block_pages);
 
 void uffd_hotmap_free(struct uffd_hotmap *m);
 

@@ -58,6 +58,8 @@ static const char usage[] =
 "    --bg-depth N           background requests in flight (default 8)\n"
 "    --hotness FILE         prefetch the ranges of this map first, hottest first\n"
 "                           (written by `faultline probe hotness --map` on the source)\n"
+"    --hotness-block N      widen hot ranges to aligned blocks of N pages (power of\n"
+"                           two, default 16 = 64 KiB; 1 keeps the map's exact pages)\n"
 "    -o, --log-file FILE    log here instead of stderr\n"
 "    -v                     more detail; also shows progress when stderr is not a tty\n"
 "    --pidfile FILE, --status-fd FD, -d   as for criu lazy-pages\n"
@@ -79,7 +81,7 @@ struct lp_args {
 	const char *work_dir;
 	int page_server;
 	double reconnect_timeout;
-	long bg_pages, bg_depth;
+	long bg_pages, bg_depth, hot_block;
 	const char *hotness;
 };
 
@@ -98,7 +100,8 @@ static int number(const char *flag, const char *arg, double lo, double hi, doubl
 
 static int parse_extra(struct lp_args *a, int opt, const char *arg)
 {
-	enum { OPT_PS = CLI_OPT_FIRST_FREE, OPT_RECONNECT, OPT_BG_PAGES, OPT_BG_DEPTH, OPT_HOT };
+	enum { OPT_PS = CLI_OPT_FIRST_FREE, OPT_RECONNECT, OPT_BG_PAGES, OPT_BG_DEPTH, OPT_HOT,
+	       OPT_HOT_BLOCK };
 	double v;
 
 	switch (opt) {
@@ -116,6 +119,13 @@ static int parse_extra(struct lp_args *a, int opt, const char *arg)
 		a->bg_depth = (long)v;
 		return 0;
 	case OPT_HOT: a->hotness = arg; return 0;
+	case OPT_HOT_BLOCK:
+		if (number("--hotness-block", arg, 1, 4096, &v) || ((long)v & ((long)v - 1))) {
+			fprintf(stderr, "lazy-pages: --hotness-block: a power of two from 1 to 4096\n");
+			return -EINVAL;
+		}
+		a->hot_block = (long)v;
+		return 0;
 	case 'h': fputs(usage, stdout); exit(0);
 	default: fprintf(stderr, "Try 'faultline lazy-pages --help'.\n"); return -EINVAL;
 	}
@@ -131,6 +141,7 @@ static int parse(int argc, char **argv, struct lp_args *a)
 		{ "bg-pages", required_argument, NULL, CLI_OPT_FIRST_FREE + 2 },
 		{ "bg-depth", required_argument, NULL, CLI_OPT_FIRST_FREE + 3 },
 		{ "hotness", required_argument, NULL, CLI_OPT_FIRST_FREE + 4 },
+		{ "hotness-block", required_argument, NULL, CLI_OPT_FIRST_FREE + 5 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -230,8 +241,9 @@ static int setup(struct lp_args *a, struct uffd_ctx *ctx, SSL_CTX **tls)
 			fprintf(stderr, "lazy-pages: --hotness %s\n", ctx->hot.err);
 			return ret;
 		}
-		fl_info("lazy-pages", "hotness map %s: %zu ranges to prefetch first", a->hotness,
-			ctx->hot.n);
+		uffd_hotmap_widen(&ctx->hot, (unsigned)a->hot_block);
+		fl_info("lazy-pages", "hotness map %s: %zu ranges to prefetch first, in blocks of "
+			"%ld pages", a->hotness, ctx->hot.n, a->hot_block);
 	}
 	if (a->page_server) {
 		ret = cli_tls_ctx(&a->o, XPORT_TLS_CLIENT, a->o.address, tls);
@@ -272,7 +284,7 @@ static void run(struct uffd_ctx *ctx)
 
 int uffd_lp_main(int argc, char **argv)
 {
-	struct lp_args a = { .reconnect_timeout = 10, .bg_pages = 256, .bg_depth = 8 };
+	struct lp_args a = { .reconnect_timeout = 10, .bg_pages = 256, .bg_depth = 8, .hot_block = 16 };
 	struct uffd_ctx ctx = { 0 };
 	SSL_CTX *tls = NULL;
 	int ret;

@@ -43,31 +43,45 @@ static struct uffd_task *next_with_work(struct uffd_ctx *ctx)
 	return NULL;
 }
 
-/* Requests the next BG_PAGES of the hottest range not yet fetched, for every
- * task of its pid (forks included).  Hot addresses are dump-time addresses,
- * equal to run-time ones until a task remaps, which is rare this early. */
+/* Requests the next chunk (up to --bg-pages pages) of the hottest ranges not
+ * yet fetched, for every task of their pid (forks included), and uses one
+ * unit of ROOM for it.  A chunk spans as many map ranges as it takes to fill
+ * it, one GET per contiguous piece: a probe's map is mostly single pages
+ * scattered over the address space, and one page per unit of room would
+ * starve the background.  Pages already fetched or faulted cost nothing.  Hot
+ * addresses are dump-time addresses, equal to run-time ones until a task
+ * remaps, which is rare this early. */
 static int prefetch_hot(struct uffd_ctx *ctx, unsigned *room)
 {
-	struct uffd_hot *h = &ctx->hot.v[ctx->hot_next];
-	uint64_t end = h->start + (uint64_t)next_chunk(ctx) * 4096;
-	struct uffd_ranges cut;
+	uint64_t budget = next_chunk(ctx), gets = 0;
 	int ret = 0;
 
-	if (end > h->end)
-		end = h->end;
-	for (struct uffd_task *t = ctx->tasks; t && !ret; t = t->next) {
-		if (t->pid != h->vpid || t->exited)
-			continue;
-		uffd_ranges_init(&cut);
-		ret = uffd_ranges_cut(&t->todo, h->start, end, &cut);
-		for (size_t i = 0; !ret && i < cut.n; i++)
-			ret = uffd_request(t, &cut.v[i], 0, NULL);
-		*room -= cut.n < *room ? (unsigned)cut.n : *room;
-		uffd_ranges_free(&cut);
+	while (!ret && budget && ctx->hot_next < ctx->hot.n) {
+		struct uffd_hot *h = &ctx->hot.v[ctx->hot_next];
+		uint64_t end = h->start + budget * 4096, got = 0;
+
+		if (end > h->end || end < h->start)
+			end = h->end;
+		for (struct uffd_task *t = ctx->tasks; t && !ret; t = t->next) {
+			struct uffd_ranges cut;
+
+			if (t->pid != h->vpid || t->exited)
+				continue;
+			uffd_ranges_init(&cut);
+			ret = uffd_ranges_cut(&t->todo, h->start, end, &cut);
+			for (size_t i = 0; !ret && i < cut.n; i++)
+				ret = uffd_request(t, &cut.v[i], 0, NULL);
+			got += cut.pages;
+			gets += cut.n;
+			uffd_ranges_free(&cut);
+		}
+		budget -= got < budget ? got : budget;
+		h->start = end;
+		if (h->start >= h->end)
+			ctx->hot_next++;
 	}
-	h->start = end;
-	if (h->start >= h->end)
-		ctx->hot_next++;
+	if (gets && *room)
+		(*room)--;
 	return ret;
 }
 

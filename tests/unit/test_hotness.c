@@ -52,6 +52,23 @@ START_TEST(rejects_bad_lines)
 }
 END_TEST
 
+START_TEST(widen_to_blocks)
+{
+	static const char map[] = "1 11000 12000 9\n1 1f000 21000 3\n";
+	struct uffd_hotmap m;
+
+	ck_assert_int_eq(uffd_hotmap_parse(map, strlen(map), &m), 0);
+	uffd_hotmap_widen(&m, 3); /* not a power of two: unchanged */
+	ck_assert_uint_eq(m.v[0].start, 0x11000);
+	uffd_hotmap_widen(&m, 16);
+	ck_assert_uint_eq(m.v[0].start, 0x10000);
+	ck_assert_uint_eq(m.v[0].end, 0x20000);
+	ck_assert_uint_eq(m.v[1].start, 0x10000);
+	ck_assert_uint_eq(m.v[1].end, 0x30000);
+	uffd_hotmap_free(&m);
+}
+END_TEST
+
 START_TEST(load_names_the_file)
 {
 	struct uffd_hotmap m;
@@ -70,6 +87,7 @@ Suite *hotness_suite(void)
 	tcase_add_test(tc, parses_ranges_in_order);
 	tcase_add_loop_test(tc, rejects_bad_lines, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, load_names_the_file);
+	tcase_add_test(tc, widen_to_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }
