@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/workloads/wl.h"
+
 #define PAGE 4096UL
 #define POLL_NS 10000000L
 
@@ -53,14 +55,7 @@ struct slice {
 	uint64_t bad_got;
 };
 
-static inline uint64_t memfill_word(uint64_t seed, uint64_t idx)
-{
-	uint64_t z = idx + seed * 0xd1b54a32d192ed03ULL + 0x9e3779b97f4a7c15ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#define memfill_word wl_word
 
 static void nap(void)
 {
@@ -110,22 +105,7 @@ static void *worker(void *arg)
 
 static int write_file(const char *dir, const char *name, const char *text)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	if (close(fd))
-		return -errno;
-	return rename(tmp, dst) ? -errno : 0;
+	return wl_write_file(dir, name, text, strlen(text));
 }
 
 static uint64_t now_ms(void)

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/workloads/wl.h"
+
 #define PAGE 4096UL
 #define WORDS (PAGE / 8)
 
@@ -48,14 +50,7 @@ struct opts {
 	int touched_only;
 };
 
-static inline uint64_t word(uint64_t seed, uint64_t idx)
-{
-	uint64_t z = idx + seed * 0xd1b54a32d192ed03ULL + 0x9e3779b97f4a7c15ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#define word wl_word
 
 static uint64_t ns(clockid_t clk)
 {
@@ -65,22 +60,7 @@ static uint64_t ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int write_file(const char *dir, const char *name, const char *text, size_t len)
-{
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = write(fd, text, len); /* a regular file: all of it, or an error */
-
-	if (close(fd) || n != (ssize_t)len)
-		return -EIO;
-	return rename(tmp, dst) ? -errno : 0;
-}
+#define write_file wl_write_file
 
 static int parse(int argc, char **argv, struct opts *o)
 {

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/workloads/wl.h"
+
 #define PAGE 4096UL
 #define WORDS (PAGE / 8)
 
@@ -86,20 +88,7 @@ static void nap_ms(long ms)
 
 static int put_file(const char *dir, const char *name, const char *text)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	return close(fd) || rename(tmp, dst) ? -errno : 0;
+	return wl_write_file(dir, name, text, strlen(text));
 }
 
 static int exists(const char *dir, const char *name)

@@ -32,20 +32,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/workloads/wl.h"
+
 #define PAGE 4096UL
 #define WORDS (PAGE / 8)
 #define REPORT_MS 50
 #define CHECK_EVERY 16 /* ops between clock reads */
 
-static inline uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#define mix64 wl_mix64
 
 /* memfill's pattern, and the check word of page P after C writes. */
-#define memfill_word(seed, idx) mix64((idx) + (seed) * 0xd1b54a32d192ed03ULL + 0x9e3779b97f4a7c15ULL)
+#define memfill_word wl_word
 #define page_check(seed, p, c) \
 	mix64(mix64((p) ^ ((seed) << 40)) + (c) * 0x9e3779b97f4a7c15ULL + 0x5851f42d4c957f2dULL)
 
