@@ -31,6 +31,7 @@
 #                            [--pin LIST] [--lat-pin LIST] [--transport LIST]
 #                            [--only throughput|latency] [--quiet-wait SECS]
 #                            [--other-max MS] [--out FILE | --no-out] [--keep]
+#                            [--daemons LIST] [--fl-args ARGS]
 #   --reps N          runs per daemon and configuration (default 3)
 #   --mib N           throughput workload size (default 1024)
 #   --lat-mib N       latency workload size (default 512)
@@ -46,13 +47,17 @@
 #                     each run also first waits (up to 30 s) for < 15% CPU busy
 #   --out FILE        markdown report (default docs/results/lazy.md); --no-out: none
 #   --keep            keep the work dir (images, logs, lat.txt files)
+#   --daemons LIST    only these: criu,faultline,faultline-nobg (default all; for
+#                     experiments: the report then lacks the comparisons)
+#   --fl-args ARGS    extra arguments for every `faultline lazy-pages` (one string, split
+#                     at spaces; e.g. "--bg-depth 2 --bg-pages 64"); the report shows them
 # Environment: CRIU (default .deps/bin/criu), BENCH_DIR (work dir; default a new
 # /tmp/faultline-bench-lazy.XXXXXX, removed on success unless --keep). Needs root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPS=3 MIB=1024 LAT_MIB=512 TOUCHES=1000 PINS=split,none LAT_PINS=same TRANSPORTS=tcp,tls
-ONLY='' QUIET_WAIT=0 KEEP='' OUT=$ROOT/docs/results/lazy.md LAT_CPU=1 OTHER_MAX=100
+DAEMONS=criu,faultline,faultline-nobg FL_ARGS='' ONLY='' QUIET_WAIT=0 KEEP='' OUT=$ROOT/docs/results/lazy.md LAT_CPU=1 OTHER_MAX=100
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -69,6 +74,8 @@ while [[ $# -gt 0 ]]; do
 	--out) OUT=$2; shift 2 ;;
 	--no-out) OUT=; shift ;;
 	--keep) KEEP=1; shift ;;
+	--daemons) DAEMONS=$2; shift 2 ;;
+	--fl-args) FL_ARGS=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-lazy: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
@@ -141,6 +148,13 @@ say "$QUIET"
 t_init
 T_KEEP=$KEEP
 CRIU_VER=$("$CRIU" --version | sed -n 's/^Version: *//p')
+# Others may rebuild build/ while this runs: measure copies taken now.
+FL_DESC=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+make -C "$ROOT" -q "${FAULTLINE#"$ROOT"/}" 2>/dev/null || FL_DESC+=", build/faultline older than the tree"
+mkdir -p "$T_OUT/bin"
+cp "$FAULTLINE" "$MEMFILL" "$RANDTOUCH" "$T_OUT/bin/" || die "cannot copy the binaries"
+FAULTLINE=$T_OUT/bin/faultline MEMFILL=$T_OUT/bin/memfill RANDTOUCH=$T_OUT/bin/randtouch
+FL_DESC+=", sha256 $(sha256sum "$FAULTLINE" | cut -c1-12)"
 img=$T_OUT/img wl=$T_OUT/wl limg=$T_OUT/limg lw=$T_OUT/lw pki=$T_OUT/pki res=$T_OUT/results.tsv
 "$FAULTLINE" pki init "$pki" >"$T_OUT/pki.log" 2>&1 || die "faultline pki init failed"
 
@@ -197,7 +211,7 @@ quiet_gate() {
 run_one() {
 	local part=$1 dmn=$2 tr=$3 rep=$5 att=$6 run ps lp lpc psc port t0 t1 t2 rc=0 wd_pid rpid
 	local idir wdir u s lu ls sum f p z fl_allin fl_p50 fl_p99 fl_n cpu_w cpu_l cpu_s pages other
-	local -a spin cpin ps_tls lp_tls cmd
+	local -a spin cpin ps_tls lp_tls cmd extra
 	PIN=$4
 	run=$T_OUT/run/$part-$tr-$PIN-$dmn-$rep
 	((att == 1)) || mv "$run" "$run.interfered-$((att - 1))"
@@ -238,6 +252,8 @@ run_one() {
 	else
 		cmd=("$FAULTLINE" lazy-pages -D "$idir" -W "$run" --page-server --address 127.0.0.1
 			--port "$port" "${lp_tls[@]}" -o "$run/lp.log")
+		read -ra extra <<<"$FL_ARGS"
+		cmd+=("${extra[@]}")
 		[[ $dmn == faultline-nobg ]] && cmd+=(--bg-depth 0)
 	fi
 	"${cpin[@]}" python3 "$ROOT/bench/rtime.py" "$run/lp.time" "${cmd[@]}" --status-fd 3 \
@@ -324,6 +340,7 @@ run_rep() {
 }
 
 command -v bc >/dev/null || die "bc missing"
+want() { [[ ,$DAEMONS, == *",$1,"* ]]; }
 printf 'part\ttransport\tpin\tdaemon\trep\tdone_ms\trestore_ms\tlp_cpu_ms\tps_cpu_ms\tpages\tfl_allin_s\tfl_p50_us\tfl_p99_us\tfl_faults\tt0_ns\tend_ns\trun\tcpus\tother_ms\tattempt\n' >"$res"
 IFS=, read -ra transports <<<"$TRANSPORTS"
 if [[ $ONLY != latency ]]; then
@@ -332,7 +349,9 @@ if [[ $ONLY != latency ]]; then
 		for pin in "${pins[@]}"; do
 			for ((rep = 1; rep <= REPS; rep++)); do
 				if ((rep % 2)); then order=(criu faultline); else order=(faultline criu); fi
-				for d in "${order[@]}"; do run_rep tp "$d" "$tr" "$pin" "$rep"; done
+				for d in "${order[@]}"; do
+					want "$d" && run_rep tp "$d" "$tr" "$pin" "$rep"
+				done
 			done
 		done
 	done
@@ -344,7 +363,8 @@ if [[ $ONLY != throughput ]]; then
 		for pin in "${pins[@]}"; do
 			for ((rep = 1; rep <= REPS; rep++)); do
 				for ((i = 0; i < 3; i++)); do
-					run_rep lat "${daemons[(i + rep - 1) % 3]}" "$tr" "$pin" "$rep"
+					d=${daemons[(i + rep - 1) % 3]}
+					want "$d" && run_rep lat "$d" "$tr" "$pin" "$rep"
 				done
 			done
 		done
@@ -352,14 +372,14 @@ if [[ $ONLY != throughput ]]; then
 fi
 QUIET_END="CPU $(busy_pct 2)% busy over 2 s after the last run (our processes gone), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-cmdline="bench/bench-lazy.sh${ARGS[*]:+ ${ARGS[*]}}"
+cmdline="bench/bench-lazy.sh$( ((${#ARGS[@]})) && printf ' %q' "${ARGS[@]}")"
 [[ ${#ARGS[@]} -eq 0 ]] && cmdline+=' (`make bench-lazy`)'
 report=$(python3 "$ROOT/bench/lazy_report.py" "$res" \
 	"command=$cmdline" \
 	"date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	"criu=$CRIU_VER" "kernel=$(uname -r)" "nproc=$(nproc)" \
 	"cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
-	"faultline=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+	"faultline=$FL_DESC" \
 	"mib=$MIB" "lat_mib=$LAT_MIB" "touches=$TOUCHES" "reps=$REPS" \
 	"tp_lazy=${TP_LAZY:-0}" "lat_lazy=${LAT_LAZY:-0}" "lat_cpu=$LAT_CPU" \
 	"quiet=$QUIET" "quiet_end=$QUIET_END" "other_max=$OTHER_MAX" \

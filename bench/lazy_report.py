@@ -231,7 +231,9 @@ def main():
               "the affinity of task/daemon/server with `taskset -p` (column *cpus* below).",
               "- *all pages in*: from the start of `criu restore --lazy-pages` until the "
               "lazy-pages daemon exits; both exit once every lazy page is in (CRIU: \"UFFD "
-              "transferred pages: (N/N)\" checked in its -v4 log; faultline: its summary must "
+              "transferred pages: (N/N)\" checked in its -v4 log, a debug line; the latency runs "
+              "keep CRIU's default log level, so no per-fault debug line adds to its latency; "
+              "faultline: its summary must "
               "count every page; its own \"all pages in\" is measured from the restore's "
               "connection to the daemon's last copy). Then the restored memfill checked every "
               "byte. GB/s = lazy pages × 4096 B / that time (10^9 B). Floors (docs/platform.md): "
@@ -251,7 +253,7 @@ def main():
               "TCP with the server on the other vCPU or unpinned 86–90 / 170–190 µs. "
               "faultline's own p50/p99 (its summary line, all faults incl. the final full "
               "check's, from reading the fault to the end of UFFDIO_COPY) are medians over runs.",
-              "- Each restored workload verified all of its memory; every run counted.", ""]
+              "- Each restored workload verified all of its memory (a run that fails it stops the benchmark).", ""]
     lines += ["<details><summary>All runs</summary>", "",
               "| part | transport | pin | daemon | run | daemon exit after restore began (ms) "
               "| restore (ms) | daemon CPU (ms) | server CPU (ms) | faultline all-in (s) | "
