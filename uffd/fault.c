@@ -133,6 +133,8 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 	if (fault) {
 		t->ctx->fault_reqs++;
 		uffd_prefetch_fault(t->ctx);
+	} else {
+		t->ctx->bg_reqs++;
 	}
 	req->task = t;
 	req->img_addr = r->img_start;
@@ -342,6 +344,7 @@ void uffd_deliver(struct uffd_ctx *ctx, struct uffd_req *req, const uint8_t *dat
 		uffd_hist_add(&ctx->stats.lat, (uint64_t)(uffd_elapsed(&req->t0, &now) * 1e9));
 		ctx->stats.faulted += req->nr;
 	} else {
+		ctx->bg_reqs--;
 		ctx->stats.prefetched += req->nr;
 	}
 	ctx->stats.bytes += req->nr * PAGE;

@@ -116,6 +116,8 @@ struct uffd_ctx {
 	struct uffd_handoff *handoff;
 	struct uffd_req *retry;       /* replies to copy again after EAGAIN */
 	unsigned fault_reqs;          /* fault requests in flight */
+	unsigned bg_reqs;             /* background requests in flight */
+	struct timespec last_fault;   /* when the last fault request went out */
 	unsigned bg_chunk;            /* pages per background GET now (grows to bg_pages) */
 	struct uffd_task *bg_cursor;  /* round-robin position of prefetch */
 	struct uffd_hotmap hot;       /* --hotness: ranges to prefetch first */

@@ -14,11 +14,29 @@
 
 #include "common/log.h"
 
-enum { BG_MIN = 16 };
+enum { BG_MIN = 16, FAULT_QUIET_MS = 5 };
 
 void uffd_prefetch_fault(struct uffd_ctx *ctx)
 {
 	ctx->bg_chunk = BG_MIN < ctx->opts.bg_pages ? BG_MIN : ctx->opts.bg_pages;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->last_fault);
+}
+
+/* While the process keeps faulting (a fault in the last FAULT_QUIET_MS), at
+ * most one small background request is in flight, as in CRIU: a burst of
+ * prefetch on the same CPUs would otherwise delay the next fault by
+ * milliseconds.  Returns the room the backend's own limit leaves otherwise. */
+static unsigned room_now(struct uffd_ctx *ctx)
+{
+	unsigned room = ctx->fetch->bg_room(ctx);
+	struct timespec now;
+
+	if (!ctx->last_fault.tv_sec)
+		return room;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (uffd_elapsed(&ctx->last_fault, &now) * 1000 >= FAULT_QUIET_MS)
+		return room;
+	return ctx->bg_reqs || !room ? 0 : 1;
 }
 
 static unsigned next_chunk(struct uffd_ctx *ctx)
@@ -91,7 +109,7 @@ void uffd_prefetch(struct uffd_ctx *ctx)
 
 	if (!ctx->restored || ctx->closing || ctx->stopped || ctx->fault_reqs)
 		return;
-	room = ctx->fetch->bg_room(ctx);
+	room = room_now(ctx);
 	while (room && ctx->hot_next < ctx->hot.n) {
 		int ret = prefetch_hot(ctx, &room);
 		if (ret) {

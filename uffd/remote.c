@@ -256,6 +256,7 @@ static int requeue_rest(struct uffd_ctx *ctx, struct uffd_req *req, uint64_t got
 	rest->nr -= got;
 	req->nr = got;
 	ctx->fault_reqs += !!rest->fault;
+	ctx->bg_reqs += !rest->fault;
 	return remote_submit(ctx, rest);
 }
 
