@@ -287,15 +287,19 @@ t_fl_page_server() {
 
 # t_fl_ps_wait SECS: wait for the server started by t_fl_page_server to exit and
 # return its exit status (124 after SECS; the server is then killed).
-t_fl_ps_wait() {
+t_fl_ps_wait() { t_wait_child "$T_PS_PID" "$1" "faultline page-server"; }
+
+# t_wait_child PID SECS NAME: wait for a child of this shell to exit and return its exit
+# status; after SECS it is killed and the status is 124.
+t_wait_child() {
 	local rc=0
-	if ! t_wait_exit "$T_PS_PID" "$1"; then
-		t_log "faultline page-server still runs after $1 s"
-		kill -KILL "$T_PS_PID" 2>/dev/null
-		wait "$T_PS_PID" 2>/dev/null
+	if ! t_wait_exit "$1" "$2"; then
+		t_log "$3 still runs after $2 s"
+		kill -KILL "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
 		return 124
 	fi
-	wait "$T_PS_PID" || rc=$?
+	wait "$1" || rc=$?
 	return "$rc"
 }
 

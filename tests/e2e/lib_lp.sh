@@ -85,17 +85,7 @@ lp_start() {
 
 # lp_wait SECS: wait for the lazy-pages started by lp_start to exit; return its exit
 # status (124 after SECS: it is then killed).
-lp_wait() {
-	local rc=0
-	if ! t_wait_exit "$LP_PID" "$1"; then
-		t_log "faultline lazy-pages still runs after $1 s"
-		kill -KILL "$LP_PID" 2>/dev/null
-		wait "$LP_PID" 2>/dev/null
-		return 124
-	fi
-	wait "$LP_PID" || rc=$?
-	return "$rc"
-}
+lp_wait() { t_wait_child "$LP_PID" "$1" "faultline lazy-pages"; }
 
 # lp_log_tail WORKDIR: show the end of lazy-pages' log and stderr after a failure.
 lp_log_tail() {
