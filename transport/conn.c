@@ -16,16 +16,14 @@ int xport_buf_reserve(struct xport_buf *b, size_t n)
 {
 	if (b->cap - b->off - b->len >= n)
 		return 0;
-	/* Compact only when that moves no more than it frees: a large reply
-	 * arriving in pieces would otherwise be moved again for every piece. */
-	if (b->off && b->off >= b->len) {
+	if (b->off) {
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 		if (b->cap - b->len >= n)
 			return 0;
 	}
 	size_t cap = b->cap ? b->cap : RECV_CHUNK;
-	while (cap - b->off - b->len < n)
+	while (cap - b->len < n)
 		cap *= 2;
 	uint8_t *p = realloc(b->data, cap);
 	if (!p)
