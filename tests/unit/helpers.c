@@ -162,6 +162,18 @@ void t_write_file(int dirfd, const char *name, const struct t_buf *b)
 	close(fd);
 }
 
+void t_write_dump_head(int dirfd, const struct img_task *task)
+{
+	struct t_buf b = { 0 };
+
+	t_img_inventory(&b, 2);
+	t_write_file(dirfd, "inventory.img", &b);
+	t_buf_free(&b);
+	t_img_pstree(&b, task, 1);
+	t_write_file(dirfd, "pstree.img", &b);
+	t_buf_free(&b);
+}
+
 void t_mkdtemp(char path[64])
 {
 	snprintf(path, 64, "/tmp/fl-unit-XXXXXX");

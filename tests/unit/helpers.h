@@ -71,6 +71,9 @@ void t_img_inventory(struct t_buf *b, uint32_t img_version);
 /* Writes B to DIRFD/NAME, replacing it. */
 void t_write_file(int dirfd, const char *name, const struct t_buf *b);
 
+/* Writes DIRFD/inventory.img (image version 2) and a one-task pstree.img. */
+void t_write_dump_head(int dirfd, const struct img_task *task);
+
 /* A fresh empty directory under /tmp (PATH gets its name); t_rmdir_all removes it. */
 void t_mkdtemp(char path[64]);
 void t_rmdir_all(const char *path);

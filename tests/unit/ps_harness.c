@@ -36,12 +36,7 @@ static void write_images(const char *dir)
 	int dfd = open(dir, O_DIRECTORY | O_CLOEXEC);
 
 	t_die_if(dfd < 0);
-	t_img_inventory(&b, 2);
-	t_write_file(dfd, "inventory.img", &b);
-	t_buf_free(&b);
-	t_img_pstree(&b, &task, 1);
-	t_write_file(dfd, "pstree.img", &b);
-	t_buf_free(&b);
+	t_write_dump_head(dfd, &task);
 	t_img_pagemap(&b, 1, entries, 4, T_PE_42);
 	t_write_file(dfd, "pagemap-1.img", &b);
 	t_buf_free(&b);

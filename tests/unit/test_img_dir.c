@@ -25,12 +25,7 @@ static void make_dump(const char *path, uint64_t pages_bytes)
 	int dfd = open(path, O_RDONLY | O_DIRECTORY);
 
 	t_die_if(dfd < 0);
-	t_img_inventory(&b, 2);
-	t_write_file(dfd, "inventory.img", &b);
-	t_buf_free(&b);
-	t_img_pstree(&b, &task, 1);
-	t_write_file(dfd, "pstree.img", &b);
-	t_buf_free(&b);
+	t_write_dump_head(dfd, &task);
 	t_img_mm(&b, &vma, 1);
 	t_write_file(dfd, "mm-100.img", &b);
 	t_buf_free(&b);
