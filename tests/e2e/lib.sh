@@ -211,6 +211,13 @@ t_dump() {
 	return 1
 }
 
+# t_dump_gone PID IMGDIR: criu dump PID into IMGDIR and wait until the dumped task is gone;
+# fails the test otherwise.
+t_dump_gone() {
+	t_dump "$1" "$2" || t_fail "dump failed"
+	t_wait_exit "$1" 10 || t_fail "dumped task $1 still runs"
+}
+
 # t_restore IMGDIR [criu args]: detached criu restore (log IMGDIR/restore.log); tracks
 # the restored root task (pid in IMGDIR/restored.pid). 1 on failure.
 t_restore() {

@@ -15,8 +15,7 @@ img=$T_OUT/img
 pid=$(t_start_workload "$wl" 64 --threads 2) || t_fail "workload did not start"
 tasks=("/proc/$pid/task"/*)
 [[ ${#tasks[@]} -eq 3 ]] || t_fail "workload should have 3 threads"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 t0=$(date +%s%N)
 t_restore "$img" || t_fail "restore failed"

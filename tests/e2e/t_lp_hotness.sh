@@ -50,8 +50,7 @@ if ! "$FAULTLINE" probe hotness --pid "$pid" --interval 50 --duration 1 --no-bpf
 	} >"$map"
 fi
 nmap=$(grep -vc '^#' "$map") || t_fail "empty hotness map"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 # 3 first: bad maps are refused before anything listens.
 bad=$T_OUT/bad.map

@@ -17,8 +17,7 @@ lp_require
 t_pipe_max_default
 
 pid=$(t_start_workload "$wl" "$mib") || t_fail "workload did not start"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 lp_start "$wd" "$img"
 grep -q 'pages from local images' "$wd/lp.log" || t_fail "lazy-pages is not in local mode"

@@ -73,8 +73,7 @@ pid=$(lp_start_prog "$wl" mtwork 30 "$MTWORK" --size "$mib" --threads 8 \
 	--children "$children" --dir "$wl" --max-wait 600) || t_fail "workload did not start"
 threads=(/proc/"$pid"/task/*)
 [[ ${#threads[@]} -eq 9 ]] || t_fail "workload runs ${#threads[@]} threads, not 9"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 lp_pki "$pki"
 t_fl_page_server "$T_OUT/ps.log" "$img" --pki "$pki" || t_fail "page-server did not start"

@@ -21,8 +21,7 @@ t_pipe_max_default
 ver=$(lp_criu_version)
 
 pid=$(t_start_workload "$wl" "$mib") || t_fail "workload did not start"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 lp_pki "$pki"
 t_fl_page_server "$T_OUT/ps.log" "$img" --pki "$pki" || t_fail "page-server did not start"

@@ -25,8 +25,7 @@ lp_require
 t_pipe_max_default
 
 pid=$(t_start_workload "$wl" "$mib") || t_fail "workload did not start"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 t_fl_page_server "$T_OUT/ps.log" "$img" --no-tls || t_fail "page-server did not start"
 lp_start "$wd" "$img" --page-server --address 127.0.0.1 --port "$T_PS_PORT" --no-tls \

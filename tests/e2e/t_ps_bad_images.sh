@@ -15,8 +15,7 @@ t_require_criu "$CRIU"
 
 wl=$T_OUT/wl img=$T_OUT/img
 pid=$(t_start_workload "$wl" 16) || t_fail "workload did not start"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 pms=("$img"/pagemap-[0-9]*.img)
 pm=$(basename "${pms[0]}")
 [[ -s $img/$pm && -s $img/pages-1.img ]] || t_fail "dump lacks pagemap-N.img or pages-1.img"

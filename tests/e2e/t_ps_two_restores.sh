@@ -18,8 +18,7 @@ t_pipe_max_default
 
 wl=$T_OUT/wl img=$T_OUT/img pki=$T_OUT/pki mib=256
 pid=$(t_start_workload "$wl" "$mib" --result-unique) || t_fail "workload did not start"
-t_dump "$pid" "$img" || t_fail "dump failed"
-t_wait_exit "$pid" 10 || t_fail "dumped task $pid still runs"
+t_dump_gone "$pid" "$img"
 
 "$FAULTLINE" pki init "$pki" >"$T_OUT/pki.log" 2>&1 || t_fail "faultline pki init failed"
 tls=(--tls --tls-cacert "$pki/ca.pem" --tls-cert "$pki/client.pem" --tls-key "$pki/client.key")
