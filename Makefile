@@ -68,7 +68,7 @@ DEPS_STAMP := .deps/stamp
 PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 PROTO_H    := $(PROTO_C:.c=.h)
-MODULES    := common transport images pageserver uffd
+MODULES    := common transport images pageserver uffd bench/policy
 LIB_SRCS   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c)) \
 	$(BPF_LOADERS)
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)

@@ -15,6 +15,11 @@ static const char usage[] =
 "    lazy-pages    the fault handler for `criu restore --lazy-pages` (destination)\n"
 "    probe         BPF probes: `probe fault-latency` (destination), `probe hotness`\n"
 "    pki           make a CA and TLS certificates: `faultline pki init DIR`\n"
+"    migrate       migrate a running process tree between two hosts (the lab)\n"
+"    precopy       pre-copy rounds: `precopy send` (source), `recv`, `merge` (destination)\n"
+"    pipe          a mutual-TLS byte pipe for images and pre-copy streams\n"
+"    criu-release  end a `criu dump --lazy-pages` session: kill or resume its tasks\n"
+"    policy        choose the migration mode (pre-copy, post-copy, hybrid) from measurements\n"
 "\n"
 "`faultline COMMAND --help` describes each one.\n";
 
@@ -28,6 +33,11 @@ static const struct command commands[] = {
 	{ "lazy-pages", uffd_lp_main },
 	{ "pki", cli_pki_main },
 	{ "probe", probe_main },
+	{ "migrate", migrate_main },
+	{ "precopy", precopy_main },
+	{ "pipe", cli_pipe_main },
+	{ "criu-release", ps_release_main },
+	{ "policy", policy_main },
 };
 
 int main(int argc, char **argv)

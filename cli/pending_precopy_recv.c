@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until the real precopy_recv_main lands: delete this file in the same change. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int precopy_recv_main(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "faultline %s: not built yet\n", argv[0]);
+	return 1;
+}
