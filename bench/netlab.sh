@@ -16,10 +16,18 @@
 #       default one-way delay of `netlab relay` (default 0). --queue MS: tbf queue
 #       length in time at RATE (default 20; at least 512 KiB). A failed `up` leaves
 #       nothing behind.
+#       --client also creates NAME-cli, a third namespace for clients of the migrated
+#       workload, with one unshaped veth to each side and the service address
+#       10.213.1.1 (on lo of the side that owns it, src at first). Clients in NAME-cli
+#       reach it from 10.213.9.2, so a TCP connection to 10.213.1.1 can live through a
+#       migration that moves the address (see `service`).
+#   service NAME src|dst
+#       Move the service address 10.213.1.1 to that side and point NAME-cli's route at
+#       it. Established connections to it survive a CRIU --tcp-established migration.
 #   down NAME
 #       Stop the lab's relays, kill every process still running in its namespaces,
 #       delete them (the veth pair goes with them) and its state. Idempotent.
-#   exec NAME src|dst CMD [ARGS...]
+#   exec NAME src|dst|cli CMD [ARGS...]
 #       Run CMD in one side (ip netns exec).
 #   status [NAME]
 #       Describe the lab (exit 0 if up, 1 if not); without NAME, list the labs.
@@ -44,6 +52,8 @@ NETLAB_DST_ADDR=10.213.0.2
 NETLAB_PREFIX=30
 NETLAB_SRC_DEV=nl-src
 NETLAB_DST_DEV=nl-dst
+NETLAB_SVC_ADDR=10.213.1.1
+NETLAB_CLI_ADDR=10.213.9.2
 NETLAB_STATE=${NETLAB_STATE:-/run/faultline-netlab}
 NETLAB_RELAY=${NETLAB_RELAY:-$NETLAB_ROOT/build/bench/relay}
 
@@ -124,14 +134,55 @@ _nl_create() {
 		_nl_run "link up" ip -n "$n-dst" link set "$NETLAB_DST_DEV" up
 }
 
+# _nl_client NAME: NAME-cli with a veth to each side (cli .2, side .1 of 10.213.2.0/30
+# for src and 10.213.3.0/30 for dst), the client address on its lo, routes back to it,
+# and the service address on src.
+_nl_client() {
+	local n=$1 side net
+	_nl_ns_exists "$n-cli" && return 0
+	_nl_run "ip netns add $n-cli" ip netns add "$n-cli" &&
+		_nl_run "link up" ip -n "$n-cli" link set lo up &&
+		_nl_run "client address" ip -n "$n-cli" addr add "$NETLAB_CLI_ADDR/32" dev lo || return 1
+	for side in src dst; do
+		[[ $side == src ]] && net=10.213.2 || net=10.213.3
+		_nl_run "veth $n-cli <-> $n-$side" ip -n "$n-cli" link add "nl-c${side:0:1}" \
+			type veth peer name "nl-${side:0:1}c" netns "$n-$side" &&
+			_nl_run "addrgenmode" ip -n "$n-cli" link set "nl-c${side:0:1}" addrgenmode none &&
+			_nl_run "addrgenmode" ip -n "$n-$side" link set "nl-${side:0:1}c" addrgenmode none &&
+			_nl_run "addressing" ip -n "$n-cli" addr add "$net.2/30" dev "nl-c${side:0:1}" &&
+			_nl_run "addressing" ip -n "$n-$side" addr add "$net.1/30" dev "nl-${side:0:1}c" &&
+			_nl_run "link up" ip -n "$n-cli" link set "nl-c${side:0:1}" up &&
+			_nl_run "link up" ip -n "$n-$side" link set "nl-${side:0:1}c" up &&
+			_nl_run "route to the client" ip -n "$n-$side" route add "$NETLAB_CLI_ADDR/32" \
+				via "$net.2" || return 1
+	done
+	netlab_service "$n" src
+}
+
+netlab_service() {
+	local n=${1:-} side=${2:-} other via
+	[[ -n $n && ($side == src || $side == dst) ]] ||
+		{ _nl_err "usage: netlab service NAME src|dst"; return 2; }
+	_nl_ns_exists "$n-cli" || { _nl_err "lab $n has no client side (netlab up $n --client)"; return 1; }
+	[[ $side == src ]] && other=dst via=10.213.2.1 || { other=src via=10.213.3.1; }
+	ip -n "$n-$other" addr del "$NETLAB_SVC_ADDR/32" dev lo 2>/dev/null
+	if ! ip -n "$n-$side" -4 -o addr show dev lo | grep -q " $NETLAB_SVC_ADDR/32 "; then
+		_nl_run "service address on $n-$side" ip -n "$n-$side" addr add "$NETLAB_SVC_ADDR/32" \
+			dev lo || return 1
+	fi
+	_nl_run "client route to $n-$side" ip -n "$n-cli" route replace "$NETLAB_SVC_ADDR/32" \
+		via "$via" src "$NETLAB_CLI_ADDR"
+}
+
 _nl_num_ok() { [[ $2 =~ ^[0-9]+(\.[0-9]+)?$ ]] || _nl_err "$1 wants a number, not '$2'"; }
 
 netlab_up() {
-	local n=${1:-} rate="" delay=0 queue=20 fresh=0
-	[[ -n $n ]] || { _nl_err "usage: netlab up NAME [--rate RATE] [--delay MS] [--queue MS]"; return 2; }
+	local n=${1:-} rate="" delay=0 queue=20 fresh=0 client=0
+	[[ -n $n ]] || { _nl_err "usage: netlab up NAME [--rate RATE] [--delay MS] [--queue MS] [--client]"; return 2; }
 	_nl_name_ok "$n" || return 2
 	shift
 	while (($#)); do
+		[[ $1 == --client ]] && { client=1; shift; continue; }
 		case $1 in
 		--rate) rate=${2-} ;;
 		--delay) delay=${2-} ;;
@@ -153,6 +204,11 @@ netlab_up() {
 		fi
 		fresh=1
 		_nl_create "$n" || { netlab_down "$n" >/dev/null 2>&1; return 1; }
+	fi
+	if ((client)) && ! _nl_client "$n"; then
+		_nl_err "could not create the client side of $n"
+		((fresh)) && netlab_down "$n" >/dev/null 2>&1
+		return 1
 	fi
 	if ! _nl_shape "$n-src" "$NETLAB_SRC_DEV" "$rate" "$queue" ||
 		! _nl_shape "$n-dst" "$NETLAB_DST_DEV" "$rate" "$queue" ||
@@ -186,7 +242,7 @@ netlab_down() {
 	[[ -n $n ]] || { _nl_err "usage: netlab down NAME"; return 2; }
 	_nl_name_ok "$n" || return 2
 	[[ -d $NETLAB_STATE/$n ]] && had=1 && netlab_relay_stop "$n" 2>/dev/null
-	for s in src dst; do
+	for s in cli src dst; do
 		_nl_ns_exists "$n-$s" || continue
 		had=1
 		_nl_kill_ns "$n-$s"
@@ -198,8 +254,8 @@ netlab_down() {
 
 netlab_exec() {
 	local n=${1:-} side=${2:-}
-	[[ -n $n && ($side == src || $side == dst) && $# -ge 3 ]] ||
-		{ _nl_err "usage: netlab exec NAME src|dst CMD [ARGS...]"; return 2; }
+	[[ -n $n && ($side == src || $side == dst || $side == cli) && $# -ge 3 ]] ||
+		{ _nl_err "usage: netlab exec NAME src|dst|cli CMD [ARGS...]"; return 2; }
 	_nl_name_ok "$n" || return 2
 	_nl_ns_exists "$n-$side" || { _nl_err "lab $n is not up (no namespace $n-$side)"; return 1; }
 	shift 2
@@ -360,8 +416,9 @@ netlab() {
 	status) netlab_status "$@" ;;
 	relay) netlab_relay "$@" ;;
 	relay-stop) netlab_relay_stop "$@" ;;
+	service) netlab_service "$@" ;;
 	-h | --help | help) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$NETLAB_ROOT/bench/netlab.sh" ;;
-	*) _nl_err "usage: netlab up|down|exec|status|relay|relay-stop ... (netlab --help)"; return 2 ;;
+	*) _nl_err "usage: netlab up|down|exec|status|relay|relay-stop|service ... (netlab --help)"; return 2 ;;
 	esac
 }
 
