@@ -1,0 +1,293 @@
+# shellcheck shell=bash
+# The four migration modes of `faultline migrate` (bench/migrate.sh) and their steps.
+# Every step records events (mig_ev) and facts (mig_fact) for bench/migrate_report.py.
+# A mode returns 0 (migrated), 3 (failed and rolled back: the source runs) or 1.
+
+# --- steps ----------------------------------------------------------------------------
+
+# mig_freeze_lazy: freeze the source with `criu dump --lazy-pages`: it writes every
+# image except the lazy memory and then holds the tasks frozen, serving nothing (we
+# never send it a GET), until faultline criu-release ends its session.
+mig_freeze_lazy() {
+	local fifo=$M_W/log/dump.status tcp=()
+	((M_TCP)) && tcp=(--tcp-established)
+	rm -f "$fifo" && mkfifo "$fifo"
+	M_CRIU_PORT=$(mig_port 1)
+	mig_ev freeze
+	mig_bg src "$M_W/log/dump.out" "$CRIU" dump --lazy-pages --address 127.0.0.1 \
+		--port "$M_CRIU_PORT" -t "$M_PID" -D "$M_W/src/img" -o dump.log -v4 "${tcp[@]}" \
+		--status-fd 9 9>"$fifo"
+	M_DUMP=$M_LAST
+	if ! timeout 120 head -c1 "$fifo" >/dev/null || ! mig_alive "$M_DUMP"; then
+		mig_say "criu dump --lazy-pages failed: $(tail -3 "$M_W/src/img/dump.log")"
+		return 1
+	fi
+	mig_ev dumped
+	mig_say "frozen: criu dump --lazy-pages holds the source ($(du -sh "$M_W/src/img" | cut -f1) of images)"
+}
+
+# mig_release kill|resume: end the dump's session; CRIU then kills or resumes the source.
+mig_release() {
+	"$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" \
+		--timeout 30 >>"$M_W/log/release.log" 2>&1 &&
+		wait "$M_DUMP" 2>/dev/null
+	local rc=$?
+	mig_ev "released_$1"
+	((rc == 0)) || mig_say "criu-release --$1 failed: $(tail -2 "$M_W/log/release.log")"
+	return $rc
+}
+
+# mig_images: tar the source's images across the link into the destination's copy.
+mig_images() {
+	local port addr
+	port=$(mig_port 2)
+	mig_link_mark images_start
+	mig_ev images
+	mig_bg src "$M_W/log/pipe-img-src.log" bash -c 'tar -C "$1" -cf - . |
+		"$2" pipe --listen --address 10.213.0.1 --port "$3" "${@:4}"' _ "$M_W/src/img" \
+		"$FAULTLINE" "$port" --stats "$M_W/log/pipe-img.json" "${M_TLSOPT[@]}"
+	local tx=$M_LAST
+	addr=$(mig_link_addr "$port") || { mig_say "no relay for the images"; return 1; }
+	mig_ns dst bash -c '"$1" pipe --connect --address "$2" --port "$3" "${@:5}" |
+		tar -C "$4" -xf -' _ "$FAULTLINE" ${addr% *} ${addr#* } "$M_W/dst/img" \
+		"${M_TLSOPT[@]}" 2>>"$M_W/log/pipe-img-dst.log" || {
+		mig_say "copying the images failed: $(tail -2 "$M_W/log/pipe-img-dst.log")"
+		return 1
+	}
+	wait "$tx" || { mig_say "sending the images failed: $(tail -2 "$M_W/log/pipe-img-src.log")"; return 1; }
+	mig_link_mark images_end
+	mig_ev images_done
+}
+
+# mig_restore [--lazy-pages]: restore on the destination (after moving the service address).
+mig_restore() {
+	local opts=(-d --pidfile "$M_W/dst/restored.pid" -o restore.log -v4)
+	((M_TCP)) && opts+=(--tcp-established)
+	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" dst 2>>"$M_W/log/netlab.log" ||
+		{ mig_say "cannot move the service address"; return 1; }
+	mig_ev restore
+	mig_ns dst "$CRIU" restore -D "$M_W/dst/img" -W "$M_W/dst/img" "${opts[@]}" "$@" \
+		>>"$M_W/log/restore.out" 2>&1 || {
+		mig_say "criu restore failed: $(tail -3 "$M_W/dst/img/restore.log")"
+		"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"
+		return 1
+	}
+	mig_ev resumed
+	M_RPID=$(cat "$M_W/dst/restored.pid")
+	mig_say "resumed on the destination as pid $M_RPID"
+}
+
+# mig_lazy_start MODE: the page server on the source (reads the frozen tasks) and the
+# fault handler on the destination, ready before restore.
+mig_lazy_start() {
+	local port addr fifo=$M_W/log/lp.status
+	port=$(mig_port 3)
+	mig_bg src "$M_W/log/page-server.log" "$FAULTLINE" page-server --pid "$M_PID" \
+		-D "$M_W/src/img" --address 10.213.0.1 --port "$port" "${M_TLSOPT[@]}"
+	M_PS=$M_LAST
+	addr=$(mig_link_addr "$port") || return 1
+	rm -f "$fifo" && mkfifo "$fifo"
+	mig_bg dst "$M_W/log/lazy-pages.log" "$FAULTLINE" lazy-pages -D "$M_W/dst/img" \
+		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" \
+		--pidfile "$M_W/dst/lazy-pages.pid" --status-fd 9 -v 9>"$fifo"
+	M_LP=$M_LAST
+	timeout 30 head -c1 "$fifo" >/dev/null || { mig_say "lazy-pages did not start"; return 1; }
+	if [[ -x $FAULTLINE ]] && ((M_PROBE)); then
+		mig_bg dst "$M_W/log/probe.err" bash -c '"$1" probe fault-latency \
+			--lazy-pages-pidfile "$2" --json >"$3"' _ "$FAULTLINE" "$M_W/dst/lazy-pages.pid" \
+			"$M_W/probe.jsonl"
+		M_PROBE_PID=$M_LAST
+		sleep 1
+	fi
+}
+
+# mig_lazy_finish: wait for every page to arrive; on failure roll back.
+mig_lazy_finish() {
+	local rc=0
+	if [[ -n $M_FAIL_LINK ]]; then
+		sleep "$(awk -v m="$M_FAIL_LINK" 'BEGIN { print m / 1000 }')"
+		mig_say "taking the link down (--fail-link-after $M_FAIL_LINK)"
+		mig_ev link_down
+		ip -n "$M_LAB-src" link set nl-src down
+	fi
+	wait "$M_LP" || rc=$?
+	mig_ev pages_in
+	mig_link_mark postcopy_end
+	[[ -n ${M_PROBE_PID:-} ]] && wait "$M_PROBE_PID" 2>/dev/null
+	kill "$M_PS" 2>/dev/null
+	if ((rc == 0)); then
+		mig_say "every page is on the destination: releasing the source"
+		mig_release kill || return 1
+		return 0
+	fi
+	mig_rollback "faultline lazy-pages failed (exit $rc): $(grep -m1 -i 'error\|fatal' \
+		"$M_W/log/lazy-pages.log")"
+}
+
+# mig_rollback WHY: the destination's tasks are gone (lazy-pages kills them before it
+# fails); make sure, move the service address back and resume the source.
+mig_rollback() {
+	mig_say "ROLLBACK: $1"
+	mig_fact rollback_reason "$1"
+	if [[ -n ${M_RPID:-} ]] && mig_alive "$M_RPID"; then
+		kill -9 "$M_RPID" 2>/dev/null
+		mig_wait_for 5 bash -c "! kill -0 $M_RPID 2>/dev/null"
+	fi
+	ip -n "$M_LAB-src" link set nl-src up 2>/dev/null
+	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"
+	if mig_release resume && mig_alive "$M_PID"; then
+		mig_ev rolled_back
+		mig_say "the source runs again (pid $M_PID)"
+		return 3
+	fi
+	mig_say "the source could not be resumed"
+	return 1
+}
+
+# mig_precopy_start FINAL: pre-copy rounds over the link into the destination's store.
+mig_precopy_start() {
+	local port addr fifo=$M_W/log/precopy.status
+	port=$(mig_port 4)
+	rm -f "$fifo" && mkfifo "$fifo"
+	mig_link_mark precopy_start
+	mig_ev precopy
+	mig_bg src "$M_W/log/precopy-send.log" bash -c '"$1" precopy send --pid "$2" \
+		--max-rounds "$3" --stop-dirty "$4" --min-shrink "$5" --final "$6" --status-fd 9 \
+		9>"$7" | "$1" pipe --listen --address 10.213.0.1 --port "$8" "${@:9}"' _ \
+		"$FAULTLINE" "$M_PID" "$M_ROUNDS" "$M_STOP_DIRTY" "$M_MIN_SHRINK" "$1" "$fifo" "$port" \
+		--stats "$M_W/log/pipe-precopy.json" "${M_TLSOPT[@]}"
+	M_PC_SEND=$M_LAST
+	addr=$(mig_link_addr "$port") || return 1
+	mig_bg dst "$M_W/log/precopy-recv.log" bash -c '"$1" pipe --connect --address "$2" \
+		--port "$3" "${@:6}" | "$1" precopy recv -D "$4" --stats "$5"' _ "$FAULTLINE" \
+		${addr% *} ${addr#* } "$M_W/dst/store" "$M_W/log/precopy-recv.json" "${M_TLSOPT[@]}"
+	M_PC_RECV=$M_LAST
+	# Status lines: one per round, then {"event":"rounds-done"}.
+	cat "$fifo" >"$M_W/precopy.status" &
+	M_PC_CAT=$!
+	mig_wait_for 3600 grep -q rounds-done "$M_W/precopy.status" || true
+	if ! grep -q rounds-done "$M_W/precopy.status"; then
+		mig_say "pre-copy failed: $(tail -3 "$M_W/log/precopy-send.log")"
+		return 1
+	fi
+	mig_ev precopy_rounds_done
+	mig_say "pre-copy: $(grep -c '"round"' "$M_W/precopy.status") rounds sent"
+}
+
+# mig_precopy_final: the source is frozen: send the last dirty pages (or invalidate
+# them) and wait for the destination's store to be complete.
+mig_precopy_final() {
+	local sender
+	sender=$(pgrep -f -n "precopy send --pid $M_PID") ||
+		{ mig_say "the pre-copy sender is gone"; return 1; }
+	kill -USR1 "$sender"
+	wait "$M_PC_SEND" || { mig_say "pre-copy final pass failed: $(tail -2 "$M_W/log/precopy-send.log")"; return 1; }
+	wait "$M_PC_RECV" || { mig_say "pre-copy receiver failed: $(tail -2 "$M_W/log/precopy-recv.log")"; return 1; }
+	wait "$M_PC_CAT" 2>/dev/null
+	mig_link_mark precopy_end
+	mig_ev precopy_final_done
+}
+
+# mig_merge full|lazy: fold the store into the destination's images.
+mig_merge() {
+	"$FAULTLINE" precopy merge --store "$M_W/dst/store" -D "$M_W/dst/img" --mode "$1" \
+		--stats "$M_W/log/merge.json" >>"$M_W/log/merge.log" 2>&1 ||
+		{ mig_say "precopy merge failed: $(tail -3 "$M_W/log/merge.log")"; return 1; }
+	mig_ev merged
+}
+
+# mig_fail_frozen WHY: a step failed while the source is frozen: resume it.
+mig_fail_frozen() {
+	mig_say "$1"
+	[[ -n ${M_LP:-} ]] && kill "$M_LP" 2>/dev/null
+	[[ -n ${M_PS:-} ]] && kill "$M_PS" 2>/dev/null
+	mig_rollback "$1"
+}
+
+# --- modes ----------------------------------------------------------------------------
+
+mig_mode_stop_and_copy() {
+	local tcp=()
+	((M_TCP)) && tcp=(--tcp-established)
+	mig_ev freeze
+	mig_ns src "$CRIU" dump -t "$M_PID" -D "$M_W/src/img" -o dump.log -v4 "${tcp[@]}" \
+		>>"$M_W/log/dump.out" 2>&1 || {
+		mig_say "criu dump failed: $(tail -3 "$M_W/src/img/dump.log")"
+		return 1
+	}
+	mig_ev dumped
+	mig_say "dumped: $(du -sh "$M_W/src/img" | cut -f1) of images"
+	mig_images || return 1
+	mig_restore || return 1
+}
+
+mig_mode_post_copy() {
+	mig_freeze_lazy || return 1
+	mig_images || { mig_fail_frozen "the images did not arrive"; return; }
+	mig_lazy_start || { mig_fail_frozen "the lazy transfer did not start"; return; }
+	mig_link_mark postcopy_start
+	mig_restore --lazy-pages || { mig_fail_frozen "restore failed"; return; }
+	mig_lazy_finish
+}
+
+mig_mode_pre_copy() {
+	mig_precopy_start data || return 1
+	mig_freeze_lazy || return 1
+	mig_precopy_final || { mig_fail_frozen "the final pre-copy pass failed"; return; }
+	mig_images || { mig_fail_frozen "the images did not arrive"; return; }
+	mig_merge full || { mig_fail_frozen "the pre-copied pages do not cover the dump"; return; }
+	mig_restore || { mig_fail_frozen "restore failed"; return; }
+	mig_release kill || return 1
+}
+
+mig_mode_hybrid() {
+	mig_precopy_start invalidate || return 1
+	mig_freeze_lazy || return 1
+	mig_precopy_final || { mig_fail_frozen "the final pre-copy pass failed"; return; }
+	mig_images || { mig_fail_frozen "the images did not arrive"; return; }
+	mig_merge lazy || { mig_fail_frozen "merging the pre-copied pages failed"; return; }
+	mig_lazy_start || { mig_fail_frozen "the lazy transfer did not start"; return; }
+	mig_link_mark postcopy_start
+	mig_restore --lazy-pages || { mig_fail_frozen "restore failed"; return; }
+	mig_lazy_finish
+}
+
+# mig_auto: measure, ask the policy, and set M_MODE and the pre-copy parameters.
+mig_auto() {
+	local bw json
+	mig_say "auto: measuring the dirty rate and hot set for 2 s (faultline probe hotness)"
+	"$FAULTLINE" probe hotness --pid "$M_PID" --tree --interval 200 --duration 2 --json \
+		>"$M_W/hotness.json" 2>"$M_W/log/hotness.log" ||
+		mig_die "faultline probe hotness failed: $(tail -3 "$M_W/log/hotness.log")"
+	bw=${M_RATE:-10gbit}
+	json=$(python3 "$MIG_ROOT/bench/migrate_report.py" --policy-args "$M_W/hotness.json" \
+		--mem-mib "$M_MEM_MIB") || mig_die "cannot read the hotness measurement"
+	# shellcheck disable=SC2086 # the policy's arguments
+	"$FAULTLINE" policy $json --bandwidth "$bw" --latency $((200 + ${M_DELAY%.*} * 2000)) \
+		--freeze-budget "$M_BUDGET" --json >"$M_W/policy.json" 2>"$M_W/log/policy.log" ||
+		mig_die "faultline policy failed: $(tail -3 "$M_W/log/policy.log")"
+	eval "$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); pc=p.get("precopy",{})
+print("M_MODE=%s M_ROUNDS=%d M_STOP_DIRTY=%d M_MIN_SHRINK=%s" % (p["mode"], pc.get("max_rounds",5),
+ pc.get("stop_dirty_pages",256), pc.get("min_shrink",1.5)))' "$M_W/policy.json")" ||
+		mig_die "cannot read the policy's answer"
+	mig_say "auto: the policy chose $M_MODE ($(python3 -c 'import json,sys
+print(json.load(open(sys.argv[1])).get("reason",""))' "$M_W/policy.json"))"
+}
+
+mig_run_mode() {
+	M_PROBE=${M_PROBE:-1}
+	mig_fact mode "$M_MODE"
+	mig_fact requested_mode "$M_REQ_MODE"
+	mig_link_mark start
+	mig_say "migrating pid $M_PID ($M_MEM_MIB MiB) by $M_MODE"
+	case $M_MODE in
+	stop-and-copy) mig_mode_stop_and_copy ;;
+	pre-copy) mig_mode_pre_copy ;;
+	post-copy) mig_mode_post_copy ;;
+	hybrid) mig_mode_hybrid ;;
+	esac
+	local rc=$?
+	mig_link_mark end
+	mig_ev end
+	return $rc
+}
