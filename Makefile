@@ -201,9 +201,18 @@ bench-lazy: all
 bench-hotness: all
 	$(Q)bench/bench-hotness.sh
 
+# The migration studies (docs/results/migrate-short.md or migrate-full.md, plots in
+# docs/results/plots/): `make bench` is the short grid (fits a CI run), `make bench-full`
+# the full one.
+bench: all
+	$(Q)bench/bench-migrate.sh --short
+
+bench-full: all
+	$(Q)bench/bench-migrate.sh --full
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit asan fuzz lint e2e check demo bench-pageserver bench-lazy bench-hotness clean
+.PHONY: all deps unit asan fuzz lint e2e check demo bench bench-full bench-pageserver bench-lazy bench-hotness clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -12,7 +12,8 @@
 #                      [--lab NAME] [--rate RATE] [--delay MS] [--tcp-established]
 #                      [--client line|redis|memcached:PORT] [--json FILE] [-W DIR]
 #                      [--rounds N] [--stop-dirty PAGES] [--freeze-budget MS]
-#                      [--no-tls] [--verify] [--fail-link-after MS] [--keep] [-v]
+#                      [--no-tls] [--verify] [--fail-link-after MS] [--hotness]
+#                      [--keep] [-v]
 #
 #DESCRIPTION
 #    The source and the destination are two network namespaces on this machine,
@@ -77,6 +78,9 @@
 #    --verify              check the workload's memory after the migration (synth
 #                          and memcached/redis workloads; default on for --workload)
 #    --fail-link-after MS  test rollback: take the link down MS ms after restore
+#    --hotness             post-copy and hybrid: track the write hot set for 2 s before
+#                          the freeze (`faultline probe hotness --map`), send the map
+#                          with the images, and prefetch it first (lazy-pages --hotness)
 #    --no-tls              plain TCP everywhere
 #    --criu PATH           criu binary (default .deps/bin/criu, CRIU 4.2)
 #    --keep                keep the page images and stores (removed on success)
@@ -118,6 +122,7 @@ mig_parse() {
 		--no-tls) M_TLS=0; shift; continue ;;
 		--verify) M_VERIFY=1; shift; continue ;;
 		--keep) M_KEEP=1; shift; continue ;;
+		--hotness) M_HOT=1; shift; continue ;;
 		-v) M_VERBOSE=1; shift; continue ;;
 		esac
 		(($# >= 2)) || mig_usage_err "$1 needs a value (or is unknown)"

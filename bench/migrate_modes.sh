@@ -13,6 +13,12 @@ mig_freeze_lazy() {
 	((M_TCP)) && tcp=(--tcp-established)
 	rm -f "$fifo" && mkfifo "$fifo"
 	M_CRIU_PORT=$(mig_port 1)
+	if ((M_HOT)); then
+		mig_say "hotness: tracking the write hot set for 2 s (faultline probe hotness --map)"
+		"$FAULTLINE" probe hotness --pid "$M_PID" --tree --duration 2 \
+			--map "$M_W/src/img/hotness.map" >"$M_W/log/hotness-map.out" 2>&1 ||
+			mig_say "probe hotness failed, going on without a map: $(tail -2 "$M_W/log/hotness-map.out")"
+	fi
 	mig_ev freeze
 	mig_bg src "$M_W/log/dump.out" "$CRIU" dump --lazy-pages --address 127.0.0.1 \
 		--port "$M_CRIU_PORT" -t "$M_PID" -D "$M_W/src/img" -o dump.log -v4 "${tcp[@]}" \
@@ -87,8 +93,10 @@ mig_lazy_start() {
 	M_PS=$M_LAST
 	addr=$(mig_link_addr "$port") || return 1
 	rm -f "$fifo" && mkfifo "$fifo"
+	local hot=()
+	[[ -s $M_W/dst/img/hotness.map ]] && hot=(--hotness "$M_W/dst/img/hotness.map")
 	mig_bg dst "$M_W/log/lazy-pages.log" "$FAULTLINE" lazy-pages -D "$M_W/dst/img" \
-		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" \
+		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" "${hot[@]}" \
 		--pidfile "$M_W/dst/lazy-pages.pid" --status-fd 9 -v 9>"$fifo"
 	M_LP=$M_LAST
 	timeout 30 head -c1 "$fifo" >/dev/null || { mig_say "lazy-pages did not start"; return 1; }
