@@ -225,8 +225,27 @@ mig_mode_stop_and_copy() {
 	}
 	mig_ev dumped
 	mig_say "dumped: $(du -sh "$M_W/src/img" | cut -f1) of images"
-	mig_images || return 1
-	mig_restore || return 1
+	mig_images && mig_restore && return 0
+	mig_rollback_local "the images did not reach the destination, or restore failed"
+}
+
+# mig_rollback_local WHY: stop-and-copy has no frozen source to resume (criu dump ended
+# it), but the source still has the full images: restore them where they came from.
+mig_rollback_local() {
+	local tcp=()
+	((M_TCP)) && tcp=(--tcp-established)
+	mig_say "ROLLBACK: $1; restoring the source from its own images"
+	mig_fact rollback_reason "$1"
+	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"
+	if mig_ns src "$CRIU" restore -D "$M_W/src/img" -d --pidfile "$M_W/src/restored.pid" \
+		-o restore-back.log "${tcp[@]}" >>"$M_W/log/restore-back.out" 2>&1; then
+		M_PID=$(cat "$M_W/src/restored.pid")
+		mig_ev rolled_back
+		mig_say "the source runs again (pid $M_PID)"
+		return 3
+	fi
+	mig_say "restoring the source failed too: $(tail -2 "$M_W/src/img/restore-back.log")"
+	return 1
 }
 
 mig_mode_post_copy() {
