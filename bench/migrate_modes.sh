@@ -34,7 +34,7 @@ mig_freeze_lazy() {
 
 # mig_release kill|resume: end the dump's session; CRIU then kills or resumes the source.
 mig_release() {
-	"$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" \
+	"$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" --pid "$M_PID" \
 		--timeout 30 >>"$M_W/log/release.log" 2>&1 &&
 		wait "$M_DUMP" 2>/dev/null
 	local rc=$?

@@ -18,7 +18,7 @@ static const char usage[] =
 "    faultline page-server - serve lazy pages of a CRIU dump to post-copy restores\n"
 "\n"
 "SYNOPSIS\n"
-"    faultline page-server -D DIR --port PORT [--address ADDR]\n"
+"    faultline page-server -D DIR [--pid PID] --port PORT [--address ADDR]\n"
 "                          (--pki DIR | --tls-cacert F --tls-cert F --tls-key F)\n"
 "                          [--tls-no-cn-verify] [--criu-version auto|4.1|4.2]\n"
 "                          [--once] [-o FILE] [-v] [--pidfile F] [--status-fd FD] [-d]\n"
@@ -34,11 +34,24 @@ static const char usage[] =
 "    It runs until SIGTERM or SIGINT (clean shutdown), or with --once until its\n"
 "    first client is done.  Bad input ends only the offending connection.\n"
 "\n"
-"    The images must come from a normal `criu dump` (lazy pages stored with\n"
-"    their data); `criu dump --lazy-pages` keeps lazy data in the dumper.\n"
+"    Without --pid, the images must come from a normal `criu dump` (lazy pages\n"
+"    stored with their data in pages-N.img).\n"
+"\n"
+"    With --pid PID it serves post-copy straight from the source: DIR holds the\n"
+"    images of a running `criu dump --lazy-pages -t PID` (lazy pages with flags\n"
+"    2, no data), and page data is read from the tasks that CRIU keeps frozen\n"
+"    (process_vm_readv, else /proc/PID/mem), so the freeze copies no memory and\n"
+"    CRIU's own page server, which needs a raised fs.pipe-max-size, is never\n"
+"    asked for pages.  PID is the dumped root in our pid namespace; every task\n"
+"    of pstree.img must be found under it (by its pid in the dumped namespace),\n"
+"    else startup fails.  A task that dies while served ends only the sessions\n"
+"    that ask for its pages.  When every destination has its pages, end the\n"
+"    dump with `faultline criu-release --kill` (or --resume to roll back).\n"
 "\n"
 "OPTIONS\n"
 "    -D, --images-dir DIR   CRIU image directory to serve (required)\n"
+"    --pid PID              serve live from the frozen tree rooted at host pid\n"
+"                           PID (images from `criu dump --lazy-pages`)\n"
 "    --address ADDR         listen on this IPv4/IPv6 literal (default: all)\n"
 "    --port PORT            TCP port, 0 for any free one (required)\n"
 "    --tls                  accepted for CRIU-style command lines: TLS is the default\n"
@@ -68,17 +81,21 @@ static const char usage[] =
 "    faultline pki init /etc/faultline/pki --ip 192.0.2.10\n"
 "    criu dump -t PID -D /srv/dump\n"
 "    faultline page-server -D /srv/dump --port 27000 --pki /etc/faultline/pki -d\n"
+"    # or live, without writing the pages anywhere:\n"
+"    criu dump --lazy-pages --address 127.0.0.1 --port 27001 -t PID -D /srv/dump &\n"
+"    faultline page-server -D /srv/dump --pid PID --port 27000 --pki /etc/faultline/pki -d\n"
 "    # destination:\n"
 "    criu lazy-pages --page-server --address 192.0.2.10 --port 27000 --tls \\\n"
 "         --tls-cacert ca.pem --tls-cert client.pem --tls-key client.key -D dump -d\n"
 "    criu restore --lazy-pages -D dump\n";
 
-static int parse(int argc, char **argv, struct cli_common *o, struct ps_opts *po)
+static int parse(int argc, char **argv, struct cli_common *o, struct ps_opts *po, long *pid)
 {
-	enum { OPT_ONCE = CLI_OPT_FIRST_FREE };
+	enum { OPT_ONCE = CLI_OPT_FIRST_FREE, OPT_PID };
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "pid", required_argument, NULL, OPT_PID },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +110,15 @@ static int parse(int argc, char **argv, struct cli_common *o, struct ps_opts *po
 			continue;
 		switch (opt) {
 		case OPT_ONCE: po->once = 1; break;
+		case OPT_PID: {
+			char *end;
+			*pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || *pid <= 0 || *pid > (1L << 22)) {
+				fprintf(stderr, "page-server: --pid: '%s' is not a pid\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fprintf(stderr, "Try 'faultline page-server --help'.\n"); return 2;
 		}
@@ -109,12 +135,13 @@ static int parse(int argc, char **argv, struct cli_common *o, struct ps_opts *po
 	return cli_common_check(o, "page-server") ? 2 : 0;
 }
 
-static int setup(struct cli_common *o, struct ps_source *src, SSL_CTX **tls, int *lfd)
+static int setup(struct cli_common *o, long pid, struct ps_source *src, SSL_CTX **tls, int *lfd)
 {
 	uint16_t port = 0;
 	int ret;
 
-	ret = ps_source_open(src, o->images_dir);
+	ret = pid ? ps_source_open_live(src, o->images_dir, (pid_t)pid)
+		  : ps_source_open(src, o->images_dir);
 	if (ret) {
 		fprintf(stderr, "page-server: %s\n", src->err);
 		return ret;
@@ -128,6 +155,9 @@ static int setup(struct cli_common *o, struct ps_source *src, SSL_CTX **tls, int
 			o->address ? o->address : "*", o->port, strerror(-ret));
 		goto err_free_tls;
 	}
+	if (pid)
+		fl_info("page-server", "live source: pages of %s are read from the frozen tree "
+			"under pid %ld", o->images_dir, pid);
 	fl_info("page-server", "serving %s: %zu tasks, %llu lazy pages (%.1f MiB); listening on "
 		"%s port %u, %s", o->images_dir, src->nr_tasks,
 		(unsigned long long)src->nr_lazy_pages, src->nr_lazy_pages * 4096.0 / (1 << 20),
@@ -151,9 +181,10 @@ int ps_main(int argc, char **argv)
 	SSL_CTX *tls = NULL;
 	sigset_t set;
 	int ret, lfd;
+	long pid = 0;
 
 	cli_common_init(&o);
-	ret = parse(argc, argv, &o, &po);
+	ret = parse(argc, argv, &o, &po, &pid);
 	if (ret)
 		return ret;
 	ret = fl_log_open(o.log_file, o.verbosity);
@@ -161,7 +192,7 @@ int ps_main(int argc, char **argv)
 		fprintf(stderr, "page-server: cannot open log %s: %s\n", o.log_file, strerror(-ret));
 		return 1;
 	}
-	if (setup(&o, &src, &tls, &lfd))
+	if (setup(&o, pid, &src, &tls, &lfd))
 		return 1;
 	ret = cli_daemonize(&o);
 	if (ret) {

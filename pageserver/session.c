@@ -5,7 +5,9 @@
  * streams in chunks: io_uring read from pages-N.img into the connection's
  * write buffer, commit (encrypting under TLS), send.  At most one read is in
  * flight and at most OUT_HIGH bytes are queued, so a session's memory stays
- * bounded whatever the request size.  Any bad input ends this session only. */
+ * bounded whatever the request size.  Any bad input ends this session only.
+ * A live source (live.c) has no file: each chunk is copied synchronously from
+ * the frozen task straight into the write buffer (process_vm_readv). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +65,10 @@ static int start_get(struct ps_session *s, const struct xport_msg *m)
 			 (unsigned long long)m->dst_id);
 		return fail(s, -ESRCH, why);
 	}
-	ret = img_pagemap_lookup(&s->task->pm, m->vaddr, m->nr_pages, &off, &run);
+	if (s->srv->src->live_root)
+		ret = ps_live_lookup(s->task, m->vaddr, m->nr_pages);
+	else
+		ret = img_pagemap_lookup(&s->task->pm, m->vaddr, m->nr_pages, &off, &run);
 	if (ret) {
 		static const char *const reasons[] = {
 			[ENOENT] = "outside every pagemap entry",
@@ -185,6 +190,38 @@ static void submit_read(struct ps_session *s)
 
 static void step(struct ps_session *s);
 
+static void account(struct ps_session *s, size_t len)
+{
+	uint64_t pages = len / XPORT_PAGE_SIZE;
+
+	s->vaddr += pages * XPORT_PAGE_SIZE;
+	s->left -= pages;
+	s->pages += pages;
+}
+
+/* Live source: copies the next chunk from the frozen task into the write
+ * buffer.  Returns 1 when the loop may go on at once, 0 when it must wait. */
+static int live_fill(struct ps_session *s)
+{
+	size_t len = (s->left < CHUNK_PAGES ? s->left : CHUNK_PAGES) * XPORT_PAGE_SIZE;
+	char why[200];
+	void *buf;
+	int ret;
+
+	if (xport_conn_queued(&s->conn) >= OUT_HIGH)
+		return 0;
+	buf = xport_conn_wbuf(&s->conn, len);
+	if (!buf)
+		return fail(s, -ENOMEM, "out of memory"), 0;
+	ret = ps_live_read(s->task, s->vaddr, buf, len, why, sizeof(why));
+	if (ret)
+		return fail(s, ret, why), 0;
+	if (xport_conn_commit(&s->conn, len))
+		return fail(s, -EIO, "TLS encryption failed"), 0;
+	account(s, len);
+	return 1;
+}
+
 static void read_done(struct xport_op *op, int res)
 {
 	struct ps_session *s = (struct ps_session *)((char *)op - offsetof(struct ps_session, read_op));
@@ -202,10 +239,7 @@ static void read_done(struct xport_op *op, int res)
 	} else if (xport_conn_commit(&s->conn, s->read_len)) {
 		fail(s, -EIO, "TLS encryption failed");
 	} else {
-		uint64_t pages = s->read_len / XPORT_PAGE_SIZE;
-		s->vaddr += pages * XPORT_PAGE_SIZE;
-		s->left -= pages;
-		s->pages += pages;
+		account(s, s->read_len);
 	}
 	step(s);
 }
@@ -247,6 +281,11 @@ static int finished(struct ps_session *s)
 static void step(struct ps_session *s)
 {
 	while (!s->conn.err && s->state == S_SERVING) {
+		if (s->left && s->srv->src->live_root) {
+			if (live_fill(s))
+				continue;
+			break;
+		}
 		if (s->left) {
 			if (!s->read_busy && xport_conn_queued(&s->conn) < OUT_HIGH)
 				submit_read(s);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int open_task(struct ps_source *src, struct ps_task *t)
+static int open_task(struct ps_source *src, struct ps_task *t, int live)
 {
 	int ret = img_dir_read_pagemap(&src->dir, t->pid, &t->pm);
 
@@ -15,10 +15,15 @@ static int open_task(struct ps_source *src, struct ps_task *t)
 		return ret;
 	if (!t->pm.nr_lazy_pages)
 		return 0;
+	if (live) {
+		/* The data is in the frozen task, whatever the flags say. */
+		src->nr_lazy_pages += t->pm.nr_lazy_pages;
+		return 0;
+	}
 	if (!t->pm.lazy_has_data) {
 		snprintf(src->dir.err.msg, sizeof(src->dir.err.msg),
 			 "pagemap-%d.img: lazy pages have no data in the images (dumped with "
-			 "`criu dump --lazy-pages`); serve them from the dumping process instead",
+			 "`criu dump --lazy-pages`); serve them live with --pid PID of the dumped root",
 			 t->pid);
 		return -ENODATA;
 	}
@@ -29,6 +34,11 @@ static int open_task(struct ps_source *src, struct ps_task *t)
 }
 
 int ps_source_open(struct ps_source *src, const char *path)
+{
+	return ps_source_open_dir(src, path, 0);
+}
+
+int ps_source_open_dir(struct ps_source *src, const char *path, int live)
 {
 	struct img_pstree pst = { 0 };
 	int ret;
@@ -51,7 +61,8 @@ int ps_source_open(struct ps_source *src, const char *path)
 
 		t->pid = pst.tasks[i].pid;
 		t->pages_fd = -1;
-		ret = open_task(src, t);
+		t->mem_fd = -1;
+		ret = open_task(src, t, live);
 		if (ret)
 			goto err_free_tasks;
 	}
@@ -77,6 +88,8 @@ void ps_source_close(struct ps_source *src)
 	for (size_t i = 0; i < src->nr_tasks; i++) {
 		if (src->tasks[i].pages_fd >= 0)
 			close(src->tasks[i].pages_fd);
+		if (src->tasks[i].mem_fd >= 0)
+			close(src->tasks[i].mem_fd);
 		img_pagemap_free(&src->tasks[i].pm);
 	}
 	free(src->tasks);
