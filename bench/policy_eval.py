@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Grid evaluation of `faultline migrate --mode auto` against the fixed modes.
+
+    bench/policy_eval.py DIR [--check SHARE] [--tolerance 0.10]
+
+Reads every *.json result of `faultline migrate` under DIR (recursively), groups the
+runs by grid point (workload.dirty_rate, link.rate, workload.mem_mib) and, for each
+point, compares the auto run with the best fixed mode, on freeze time and on total
+time separately (the best freeze and the best total may come from different modes).
+Several runs of one mode at one point are reduced to their median.  Runs whose
+"result" is not "ok" are left out of the fixed modes' bests; a point whose auto runs
+all failed counts as a miss.  A point without an auto run or without any ok fixed run
+is listed as incomplete and left out of the share.
+
+Prints a markdown table (point, best freeze mode, best total mode, auto's choice,
+the ratios auto/best, within the tolerance on both?) and the share of complete points
+within the tolerance on both.  --check SHARE exits 1 if that share is below SHARE (or
+no point is complete).  Exit 2 on a usage error or an unreadable/malformed file.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+FIXED = ("stop-and-copy", "pre-copy", "hybrid", "post-copy")
+
+
+class BadInput(Exception):
+    """A result file that cannot be read or is not a migrate result."""
+
+
+def load(root):
+    runs = []
+    for dirpath, _, files in os.walk(root):
+        for name in sorted(files):
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    r = json.load(f)
+                key = (str(r["workload"]["dirty_rate"]), str(r["link"]["rate"]),
+                       float(r["workload"]["mem_mib"]))
+                req = r.get("requested_mode", r["mode"])
+                times = (float(r["times_ms"]["freeze"]), float(r["times_ms"]["total"])) \
+                    if r.get("result") == "ok" else None
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise BadInput(f"{path}: not a faultline migrate result "
+                               f"({type(e).__name__}: {e})") from None
+            runs.append({"path": path, "key": key, "req": req, "mode": r.get("mode"),
+                         "ok": r.get("result") == "ok", "times": times})
+    return runs
+
+
+def ratio(x, best):
+    if best > 0:
+        return x / best
+    return 1.0 if x <= 0 else float("inf")
+
+
+def median_times(rs):
+    return (statistics.median(r["times"][0] for r in rs),
+            statistics.median(r["times"][1] for r in rs))
+
+
+def judge(point_runs, tol):
+    """One grid point -> a row dict; row["complete"] False if it cannot be judged."""
+    fixed = {}
+    for m in FIXED:
+        ok = [r for r in point_runs if r["req"] == m and r["ok"]]
+        if ok:
+            fixed[m] = median_times(ok)
+    autos = [r for r in point_runs if r["req"] == "auto"]
+    row = {"complete": bool(fixed) and bool(autos)}
+    if not row["complete"]:
+        row["why"] = "no auto run" if fixed else "no ok fixed-mode run"
+        return row
+    bf = min(fixed, key=lambda m: (fixed[m][0], FIXED.index(m)))
+    bt = min(fixed, key=lambda m: (fixed[m][1], FIXED.index(m)))
+    row.update(best_freeze=(bf, fixed[bf][0]), best_total=(bt, fixed[bt][1]))
+    ok_autos = [r for r in autos if r["ok"]]
+    if not ok_autos:
+        row.update(choice="(failed)", rf=float("inf"), rt=float("inf"), within=False)
+        return row
+    af, at = median_times(ok_autos)
+    choices = sorted({r["mode"] or "?" for r in ok_autos})
+    rf, rt = ratio(af, fixed[bf][0]), ratio(at, fixed[bt][1])
+    row.update(choice="/".join(choices), rf=rf, rt=rt,
+               within=rf <= 1 + tol + 1e-9 and rt <= 1 + tol + 1e-9)
+    return row
+
+
+def fmt_ratio(x):
+    return "inf" if x == float("inf") else f"{x:.3f}"
+
+
+def report(runs, tol, out):
+    points = {}
+    for r in runs:
+        points.setdefault(r["key"], []).append(r)
+    out.write(f"| point (dirty rate, link, MiB) | best freeze | best total | auto's choice "
+              f"| freeze auto/best | total auto/best | within {tol:.0%} on both |\n")
+    out.write("|---|---|---|---|---|---|---|\n")
+    complete = within = 0
+    for key in sorted(points, key=lambda k: (k[2], k[1], k[0])):
+        row = judge(points[key], tol)
+        name = f"{key[0]}, {key[1]}, {key[2]:g}"
+        if not row["complete"]:
+            out.write(f"| {name} | - | - | - | - | - | incomplete: {row['why']} |\n")
+            continue
+        complete += 1
+        within += row["within"]
+        (bfm, bfv), (btm, btv) = row["best_freeze"], row["best_total"]
+        out.write(f"| {name} | {bfm} {bfv:.0f} ms | {btm} {btv:.0f} ms | {row['choice']} | "
+                  f"{fmt_ratio(row['rf'])} | {fmt_ratio(row['rt'])} | "
+                  f"{'yes' if row['within'] else '**no**'} |\n")
+    share = within / complete if complete else 0.0
+    out.write(f"\nauto within {tol:.0%} of the best fixed mode on both freeze and total: "
+              f"{within} of {complete} points ({share:.1%})"
+              f"{'; ' + str(len(points) - complete) + ' incomplete' if len(points) > complete else ''}\n")
+    return share, complete
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="directory of faultline migrate result JSON files")
+    ap.add_argument("--check", type=float, metavar="SHARE",
+                    help="exit 1 if the share of points within tolerance is below SHARE")
+    ap.add_argument("--tolerance", type=float, default=0.10,
+                    help="allowed excess over the best fixed mode (default 0.10)")
+    a = ap.parse_args(argv)
+    if not os.path.isdir(a.dir):
+        print(f"policy_eval: {a.dir}: not a directory", file=sys.stderr)
+        return 2
+    try:
+        runs = load(a.dir)
+    except BadInput as e:
+        print(f"policy_eval: {e}", file=sys.stderr)
+        return 2
+    if not runs:
+        print(f"policy_eval: {a.dir}: no *.json results", file=sys.stderr)
+        return 2
+    share, complete = report(runs, a.tolerance, sys.stdout)
+    if a.check is not None and (not complete or share < a.check):
+        print(f"policy_eval: share {share:.1%} is below {a.check:.0%}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
