@@ -5,6 +5,7 @@
  *     -> PAGEFAULT messages of the batch, coalesced (on_faults)
  *        -> page in flight already?     wait: the copy will wake the thread
  *        -> page lazy and not asked for? cut it from todo into pending, GET it
+ *           (from the local pages file when its data is there: uffd_local_covers)
  *        -> otherwise                    UFFDIO_ZEROPAGE (a registered page that was never dumped)
  *   fetch backend completes a request (uffd_deliver)
  *     -> for each pending piece the reply covers: UFFDIO_COPY, which maps the
@@ -140,8 +141,11 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 	req->img_addr = r->img_start;
 	req->nr = (r->end - r->start) / PAGE;
 	req->fault = fault;
+	req->local = uffd_local_covers(t, req->img_addr, req->nr);
 	if (t0)
 		req->t0 = *t0;
+	if (req->local)
+		return t->ctx->local_fetch->submit(t->ctx, req);
 	return t->ctx->fetch->submit(t->ctx, req);
 }
 
@@ -348,6 +352,10 @@ void uffd_deliver(struct uffd_ctx *ctx, struct uffd_req *req, const uint8_t *dat
 		ctx->stats.prefetched += req->nr;
 	}
 	ctx->stats.bytes += req->nr * PAGE;
+	if (req->local || !ctx->remote)
+		ctx->stats.local += req->nr;
+	else
+		ctx->stats.remote += req->nr;
 	free(req->data);
 	free(req);
 	uffd_progress(ctx, 0);

@@ -8,7 +8,8 @@
  *   events.c    FORK, REMAP, REMOVE, UNMAP
  *   prefetch.c  background fetch after the finish word
  *   remote.c    GETs to a page server over TLS/TCP, pipelined, reconnecting
- *   local.c     reads from local pages-N.img (-D without --page-server)
+ *   local.c     reads from local pages-N.img (-D without --page-server, and
+ *               with it for PE_PRESENT|PE_LAZY pages of a pre-copy merge)
  *   stats.c     fault latency histogram, progress, summary
  * Every request is a struct uffd_req; a fetch backend completes it by calling
  * uffd_deliver() (fault.c), the one completion callback of the fault path. */
@@ -62,6 +63,7 @@ struct uffd_req {
 	struct uffd_task *task;
 	uint64_t img_addr, nr;
 	int fault;          /* 1: a fault waits on it; 0: background */
+	int local;          /* 1: served from the local pages file */
 	struct timespec t0; /* when the fault was read */
 	uint8_t *data;      /* owned copy, only while waiting for a retry */
 };
@@ -95,6 +97,7 @@ struct uffd_opts {
 
 struct uffd_stats {
 	uint64_t faulted, prefetched, zeroed, bytes;
+	uint64_t local, remote; /* pages in, by where they came from */
 	struct uffd_hist lat;
 	struct timespec start, finish_word, all_in;
 };
@@ -111,6 +114,7 @@ struct uffd_ctx {
 	size_t nr_images;
 	struct uffd_task *tasks;
 	const struct uffd_fetch_ops *fetch;
+	const struct uffd_fetch_ops *local_fetch; /* --page-server with local data, else NULL */
 	struct uffd_remote *remote;
 	struct uffd_local *local;
 	struct uffd_handoff *handoff;
@@ -124,6 +128,7 @@ struct uffd_ctx {
 	size_t hot_next;              /* the first hot range not fully requested */
 	uint64_t total_pages;         /* lazy pages over all tasks at hand-off */
 	unsigned restored : 1;        /* finish word received */
+	unsigned local_drained : 1;   /* no local todo pages left for the background */
 	unsigned closing : 1, stopped : 1;
 	int exit_code;
 	char fatal[256];              /* why we gave up, if we did */
@@ -168,6 +173,14 @@ void uffd_remote_free(struct uffd_ctx *ctx);
 /* Stops the daemon once every link has closed after CLOSE. */
 void uffd_remote_check_closed(struct uffd_ctx *ctx);
 int uffd_local_open(struct uffd_ctx *ctx);
+/* With --page-server: for each image that mixes lazy-only entries (PE_LAZY)
+ * with PE_PRESENT|PE_LAZY ones (a `precopy merge --mode lazy`) and whose
+ * pages-<id>.img is here, serve the latter locally: sets ctx->local_fetch.
+ * Images from a normal dump (every lazy page with data) stay remote, so a
+ * page server sharing the image dir is still used.  Returns 0 or -errno. */
+int uffd_local_open_mixed(struct uffd_ctx *ctx);
+/* 1 if ctx->local_fetch serves all NR dump-time pages at IMG_ADDR of T. */
+int uffd_local_covers(const struct uffd_task *t, uint64_t img_addr, uint64_t nr);
 void uffd_local_free(struct uffd_ctx *ctx);
 
 /* handoff.c: listen (no ring needed), then start accepting on the ring. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Fetching from local images (`-D` without `--page-server`): io_uring reads
- * of pages-N.img, one per run of pages contiguous in the file. */
+ * of pages-N.img, one per run of pages contiguous in the file.  With
+ * `--page-server` the same backend serves the PE_PRESENT|PE_LAZY pages of a
+ * pre-copy merge (ctx->local_fetch), the page server the PE_LAZY-only ones. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,59 @@ int uffd_local_open(struct uffd_ctx *ctx)
 		return -ENOMEM;
 	ctx->fetch = &local_ops;
 	return 0;
+}
+
+/* A `precopy merge --mode lazy` image: lazy pages with and without data. */
+static int mixed(const struct img_pagemap *pm)
+{
+	if (!pm->nr_lazy_pages || pm->lazy_has_data)
+		return 0;
+	for (size_t i = 0; i < pm->nr_ents; i++)
+		if ((pm->ents[i].flags & (IMG_PE_LAZY | IMG_PE_PRESENT)) ==
+		    (IMG_PE_LAZY | IMG_PE_PRESENT))
+			return 1;
+	return 0;
+}
+
+int uffd_local_open_mixed(struct uffd_ctx *ctx)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < ctx->nr_images; i++) {
+		struct uffd_image *img = &ctx->images[i];
+		int ret;
+
+		if (!mixed(&img->pm))
+			continue;
+		ret = img_dir_open_pages(&ctx->dir, &img->pm, &img->pages_fd);
+		if (ret == -ENOENT) {
+			fl_info("lazy-pages", "%s: every lazy page of pid %d comes from the page "
+				"server", ctx->dir.err.msg, img->pid);
+			continue;
+		}
+		if (ret) {
+			fprintf(stderr, "lazy-pages: %s\n", ctx->dir.err.msg);
+			return ret;
+		}
+		used++;
+		fl_info("lazy-pages", "pid %d: lazy pages with data in pages-%u.img are read "
+			"locally, the others fetched", img->pid, img->pm.pages_id);
+	}
+	if (!used)
+		return 0;
+	ctx->local = calloc(1, sizeof(*ctx->local));
+	if (!ctx->local)
+		return -ENOMEM;
+	ctx->local_fetch = &local_ops;
+	return 0;
+}
+
+int uffd_local_covers(const struct uffd_task *t, uint64_t img_addr, uint64_t nr)
+{
+	uint64_t off, run;
+
+	return t->ctx->local_fetch && t->img->pages_fd >= 0 &&
+	       img_pagemap_lookup(&t->img->pm, img_addr, nr, &off, &run) == 0;
 }
 
 void uffd_local_free(struct uffd_ctx *ctx)

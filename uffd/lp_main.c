@@ -35,6 +35,13 @@ static const char usage[] =
 "    When every lazy page is in, it closes the session (PS_IOV_CLOSE), prints\n"
 "    a summary and exits 0.\n"
 "\n"
+"    With --page-server, an image that `faultline precopy merge --mode lazy`\n"
+"    wrote (lazy pages with pagemap flags PE_PRESENT|PE_LAZY next to PE_LAZY\n"
+"    ones) has its pre-copied pages read from DIR's pages-<id>.img, on faults\n"
+"    and first in the background; only the PE_LAZY-only pages are fetched.\n"
+"    Images of a normal dump are always fetched, even if DIR has their data.\n"
+"    The summary counts pages local and remote.\n"
+"\n"
 "    If the page server goes away, it reconnects with backoff and asks again\n"
 "    (requests are idempotent).  If it cannot within --reconnect-timeout, it\n"
 "    kills the restored processes and exits 1: it never lets them run on with\n"
@@ -249,6 +256,8 @@ static int setup(struct lp_args *a, struct uffd_ctx *ctx, SSL_CTX **tls)
 		ret = cli_tls_ctx(&a->o, XPORT_TLS_CLIENT, a->o.address, tls);
 		if (!ret)
 			ret = uffd_remote_open(ctx, *tls);
+		if (!ret)
+			ret = uffd_local_open_mixed(ctx);
 	} else {
 		ret = uffd_local_open(ctx);
 	}
@@ -327,7 +336,8 @@ int uffd_lp_main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	fl_info("lazy-pages", "waiting for criu restore on %s/lazy-pages.socket; pages from %s",
-		ctx.opts.work_dir, a.page_server ? "the page server" : "local images");
+		ctx.opts.work_dir, !a.page_server ? "local images" : ctx.local_fetch ?
+		"local images and the page server" : "the page server");
 	if (ctx.remote)
 		uffd_remote_start(&ctx);
 	uffd_handoff_start(&ctx);

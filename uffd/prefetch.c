@@ -7,7 +7,10 @@
  * Background also yields to faults for CPU: while a fault is in flight no new
  * background request goes out, and each fault shrinks the chunk back to
  * BG_MIN pages (it doubles again with every chunk), so a faulting thread
- * never waits for a daemon and a server busy with megabytes of prefetch. */
+ * never waits for a daemon and a server busy with megabytes of prefetch.
+ *
+ * Pages whose data is in the local images (a pre-copy merge, with
+ * --page-server) go first: they are cheap and need no network. */
 #include "uffd/lazy.h"
 
 #include <string.h>
@@ -103,11 +106,49 @@ static int prefetch_hot(struct uffd_ctx *ctx, unsigned *room)
 	return ret;
 }
 
+/* Requests local todo ranges, chunk by chunk, while the local backend has
+ * room (returns -errno after uffd_fatal on failure); marks the ctx drained once a full pass finds none (todo only shrinks,
+ * and a fork copies its parent's todo). */
+static int prefetch_local(struct uffd_ctx *ctx)
+{
+	unsigned room;
+
+	if (!ctx->local_fetch || ctx->local_drained)
+		return 0;
+	room = ctx->local_fetch->bg_room(ctx);
+	for (struct uffd_task *t = ctx->tasks; t && room; t = t->next) {
+		for (size_t i = 0; !t->exited && i < t->todo.n && room;) {
+			const struct uffd_range *r = &t->todo.v[i];
+			struct uffd_range out;
+
+			if (!uffd_local_covers(t, r->img_start, 1)) {
+				i++;
+				continue;
+			}
+			/* Index i now holds the rest of this range, or the next one. */
+			int ret = uffd_ranges_take(&t->todo, r->start, ctx->opts.bg_pages, &out);
+			if (ret == 1)
+				ret = uffd_request(t, &out, 0, NULL);
+			if (ret < 0) {
+				uffd_fatal(ctx, "%s: local background request failed: %s", t->name,
+					   strerror(-ret));
+				return ret;
+			}
+			room--;
+		}
+	}
+	if (room)
+		ctx->local_drained = 1;
+	return 0;
+}
+
 void uffd_prefetch(struct uffd_ctx *ctx)
 {
 	unsigned room;
 
 	if (!ctx->restored || ctx->closing || ctx->stopped || ctx->fault_reqs)
+		return;
+	if (prefetch_local(ctx))
 		return;
 	room = room_now(ctx);
 	while (room && ctx->hot_next < ctx->hot.n) {

@@ -81,11 +81,12 @@ void uffd_summary(struct uffd_ctx *ctx)
 	snprintf(line, sizeof(line),
 		 "summary: %llu pages faulted, %llu prefetched, %llu zero-filled; %.1f MiB; "
 		 "all pages in %.3f s after restore began; fault latency p50 %.1f us, p99 %.1f us "
-		 "(%llu faults)",
+		 "(%llu faults); %llu pages local, %llu remote",
 		 (unsigned long long)s->faulted, (unsigned long long)s->prefetched,
 		 (unsigned long long)s->zeroed, (double)s->bytes / (1 << 20), all,
 		 (double)uffd_hist_pct(&s->lat, 50) / 1e3, (double)uffd_hist_pct(&s->lat, 99) / 1e3,
-		 (unsigned long long)s->lat.count);
+		 (unsigned long long)s->lat.count, (unsigned long long)s->local,
+		 (unsigned long long)s->remote);
 	fl_info("lazy-pages", "%s", line);
 	if (fl_log_fd() != 2)
 		fprintf(stderr, "lazy-pages: %s\n", line);
