@@ -158,12 +158,15 @@ mig_start_synth() {
 	mig_fact wl_name synth; mig_fact wl_mem_mib "$size"; mig_fact wl_wss_mib "$wss"
 	mig_fact wl_dirty_rate "${rate}MB/s"; mig_fact wl_skew "$skew"
 	[[ -n $M_CLIENT ]] || M_CLIENT=line:7000 M_TCP=1
-	mig_bg src "$M_WL_DIR/synth.err" unshare -p -f setsid "$WL_BIN/synth" --size "$size" \
+	# The workload's stdio must not be shared with unshare, which writes to its stderr
+	# when its child is dumped: CRIU would then refuse the file's size at restore.
+	mig_bg src "$M_W/log/unshare.log" unshare -p -f setsid sh -c 'exec "$@" </dev/null \
+		>/dev/null 2>>"$0"' "$M_WL_DIR/synth.err" "$WL_BIN/synth" --size "$size" \
 		--wss "$wss" --write-rate "$rate" --skew "$skew" --dir "$M_WL_DIR" \
 		--port "${M_CLIENT##*:}" --stats "$M_WL_DIR/stats"
 	local up=$M_LAST
 	mig_wait_for $((20 + size / 32)) test -e "$M_WL_DIR/ready" ||
-		mig_die "synth not ready: $(tail -3 "$M_WL_DIR/synth.err")"
+		mig_die "synth not ready: $(tail -3 "$M_WL_DIR/synth.err" "$M_W/log/unshare.log")"
 	M_PID=$(mig_child_of "$up" synth) || mig_die "cannot find synth under $up"
 }
 
@@ -176,15 +179,16 @@ mig_start_kv() {
 	mig_fact wl_name "$kind"; mig_fact wl_mem_mib "$mib"; mig_fact wl_wss_mib "$mib"
 	mig_fact wl_dirty_rate load; mig_fact wl_skew uniform
 	if [[ $kind == redis ]]; then
-		mig_bg src "$M_WL_DIR/server.log" unshare -p -f setsid redis-server --port "$port" \
-			--save "" --appendonly no --enable-debug-command yes --protected-mode no
+		mig_bg src "$M_W/log/unshare.log" unshare -p -f setsid sh -c 'exec "$@" </dev/null \
+			>/dev/null 2>&1' _ redis-server --port "$port" --save "" --appendonly no \
+			--enable-debug-command yes --protected-mode no
 	else
-		mig_bg src "$M_WL_DIR/server.log" unshare -p -f setsid memcached -u root -U 0 \
-			-p "$port" -m $((mib * 2 + 64)) -t 2
+		mig_bg src "$M_W/log/unshare.log" unshare -p -f setsid sh -c 'exec "$@" </dev/null \
+			>/dev/null 2>&1' _ memcached -u root -U 0 -p "$port" -m $((mib * 2 + 64)) -t 2
 	fi
 	up=$M_LAST
 	mig_wait_for 20 mig_ns cli bash -c "exec 3<>/dev/tcp/10.213.1.1/$port" 2>/dev/null ||
-		mig_die "$kind does not answer on 10.213.1.1:$port: $(tail -3 "$M_WL_DIR/server.log")"
+		mig_die "$kind does not answer on 10.213.1.1:$port: $(tail -3 "$M_W/log/unshare.log")"
 	M_PID=$(mig_child_of "$up" "${kind%-*}") || mig_die "cannot find $kind under $up"
 	proto=$kind
 	M_KV_ARGS=(--connect "10.213.1.1:$port" --proto "$proto" --keys $((mib * 1024 / 4))

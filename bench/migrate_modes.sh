@@ -10,7 +10,7 @@
 # never send it a GET), until faultline criu-release ends its session.
 mig_freeze_lazy() {
 	local fifo=$M_W/log/dump.status tcp=()
-	((M_TCP)) && tcp=(--tcp-established)
+	((M_TCP)) && tcp=(--tcp-established --network-lock nftables)
 	rm -f "$fifo" && mkfifo "$fifo"
 	M_CRIU_PORT=$(mig_port 1)
 	if ((M_HOT)); then
@@ -68,7 +68,7 @@ mig_images() {
 # mig_restore [--lazy-pages]: restore on the destination (after moving the service address).
 mig_restore() {
 	local opts=(-d --pidfile "$M_W/dst/restored.pid" -o restore.log -v4)
-	((M_TCP)) && opts+=(--tcp-established)
+	((M_TCP)) && opts+=(--tcp-established --network-lock nftables)
 	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" dst 2>>"$M_W/log/netlab.log" ||
 		{ mig_say "cannot move the service address"; return 1; }
 	mig_ev restore
@@ -216,7 +216,7 @@ mig_fail_frozen() {
 
 mig_mode_stop_and_copy() {
 	local tcp=()
-	((M_TCP)) && tcp=(--tcp-established)
+	((M_TCP)) && tcp=(--tcp-established --network-lock nftables)
 	mig_ev freeze
 	mig_ns src "$CRIU" dump -t "$M_PID" -D "$M_W/src/img" -o dump.log -v4 "${tcp[@]}" \
 		>>"$M_W/log/dump.out" 2>&1 || {
@@ -233,7 +233,7 @@ mig_mode_stop_and_copy() {
 # it), but the source still has the full images: restore them where they came from.
 mig_rollback_local() {
 	local tcp=()
-	((M_TCP)) && tcp=(--tcp-established)
+	((M_TCP)) && tcp=(--tcp-established --network-lock nftables)
 	mig_say "ROLLBACK: $1; restoring the source from its own images"
 	mig_fact rollback_reason "$1"
 	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"

@@ -15,7 +15,7 @@ PACKAGES=(
 	# unit tests
 	check libsubunit-dev
 	# e2e tests, demo and benchmarks
-	iproute2 redis-server redis-tools gnuplot-nox time procps psmisc util-linux python3
+	iproute2 redis-server redis-tools memcached gnuplot-nox time procps psmisc util-linux python3
 	# install-criu.sh: signature check of the private apt sources
 	debian-archive-keyring
 )
