@@ -22,6 +22,9 @@ int main(void)
 		probe_pageset_suite,
 		probe_procfs_suite,
 		probe_compat_suite,
+		policy_suite,
+		precopy_suite,
+		ps_live_suite,
 		/* --- end of suite list --- */
 	};
 	SRunner *sr = srunner_create(NULL);

@@ -16,6 +16,9 @@ Suite *hotness_suite(void);
 Suite *probe_pageset_suite(void);
 Suite *probe_procfs_suite(void);
 Suite *probe_compat_suite(void);
+Suite *policy_suite(void);
+Suite *precopy_suite(void);
+Suite *ps_live_suite(void);
 /* --- end of suite constructors --- */
 
 #endif
