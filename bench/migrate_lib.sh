@@ -9,7 +9,7 @@ mig_defaults() {
 	BENCH_BIN=$MIG_ROOT/build/bench
 	M_PID="" M_WORKLOAD="" M_MODE=post-copy M_LAB=fl-mig M_RATE="" M_DELAY=0 M_TCP=0
 	M_CLIENT="" M_ROUNDS=5 M_STOP_DIRTY=256 M_MIN_SHRINK=1.5 M_BUDGET=500 M_W="" M_JSON=""
-	M_TLS=1 M_HOT=0 M_VERIFY=0 M_KEEP=0 M_VERBOSE=0 M_FAIL_LINK="" M_WL_KIND="" M_WL_DIR=""
+	M_TLS=1 M_HOT=0 M_PROBE=1 M_VERIFY=0 M_KEEP=0 M_VERBOSE=0 M_FAIL_LINK="" M_WL_KIND="" M_WL_DIR=""
 	M_T0=$(date +%s%3N)
 	M_BG=()
 }
@@ -31,14 +31,17 @@ mig_ev() { echo "$1 $(mig_now)" >>"$M_W/events"; mig_dbg "event $1"; }
 # mig_fact KEY VALUE: a fact for the report.
 mig_fact() { printf '%s\t%s\n' "$1" "$2" >>"$M_W/facts"; }
 
-mig_ns() { local side=$1; shift; ip netns exec "$M_LAB-$side" "$@"; }
+# mig_ns SIDE CMD...: run CMD in SIDE's network namespace. nsenter, not `ip netns exec`,
+# which also makes a new mount namespace: CRIU refuses to dump a task whose mount
+# namespace differs from its own ("unreachable sharing"), and restores into its own.
+mig_ns() { local side=$1; shift; nsenter --net="/run/netns/$M_LAB-$side" "$@"; }
 
 # mig_bg SIDE LOG CMD...: start CMD in SIDE's namespace in the background; sets M_LAST.
 mig_bg() {
 	local side=$1 log=$2
 	shift 2
 	mig_dbg "$side\$ $*"
-	ip netns exec "$M_LAB-$side" "$@" </dev/null >>"$log" 2>&1 &
+	nsenter --net="/run/netns/$M_LAB-$side" "$@" </dev/null >>"$log" 2>&1 &
 	M_LAST=$!
 	M_BG+=("$M_LAST")
 }
@@ -62,7 +65,7 @@ mig_preflight() {
 	if [[ -z $M_W ]]; then
 		M_W=$(mktemp -d /tmp/faultline-migrate.XXXXXX) || mig_die "cannot make a work dir"
 	fi
-	mkdir -p "$M_W" && rm -rf "${M_W:?}"/{events,facts,src,dst,wl,result.json} &&
+	mkdir -p "$M_W" && rm -rf "${M_W:?}"/{events,facts,src,dst,wl,log,stop,result.json,pinger.json,pinger.timeline,policy.json,hotness.json,precopy.status,probe.jsonl} &&
 		mkdir -p "$M_W/src/img" "$M_W/dst/img" "$M_W/dst/store" "$M_W/log" ||
 		mig_die "cannot prepare $M_W"
 	trap 'mig_cleanup; exit 130' INT TERM
@@ -105,9 +108,9 @@ mig_link_addr() {
 	echo "${out%:*} ${out##*:}"
 }
 
+# mig_link_bytes: bytes sent plus received on the source's end of the link.
 mig_link_bytes() {
-	mig_ns src cat /sys/class/net/nl-src/statistics/tx_bytes \
-		/sys/class/net/nl-src/statistics/rx_bytes 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+	mig_ns src cat /proc/net/dev | awk '$1 == "nl-src:" { print $2 + $10 }'
 }
 
 # mig_link_mark NAME: note the link's byte count at this point of the run.
@@ -166,7 +169,7 @@ mig_start_synth() {
 		--port "${M_CLIENT##*:}" --stats "$M_WL_DIR/stats"
 	local up=$M_LAST
 	mig_wait_for $((20 + size / 32)) test -e "$M_WL_DIR/ready" ||
-		mig_die "synth not ready: $(tail -3 "$M_WL_DIR/synth.err" "$M_W/log/unshare.log")"
+		mig_die "synth not ready: $(tail -qn 3 "$M_WL_DIR/synth.err" "$M_W/log/unshare.log")"
 	M_PID=$(mig_child_of "$up" synth) || mig_die "cannot find synth under $up"
 }
 
@@ -212,7 +215,7 @@ mig_anon_mib() {
 mig_check_pid() {
 	[[ -d /proc/$M_PID ]] || mig_die "no process $M_PID"
 	local ns want
-	ns=$(readlink "/proc/$M_PID/ns/net") want=$(ip netns exec "$M_LAB-src" readlink /proc/self/ns/net)
+	ns=$(readlink "/proc/$M_PID/ns/net") want=$(mig_ns src readlink /proc/self/ns/net)
 	if ((M_TCP)) && [[ $ns != "$want" ]]; then
 		mig_die "--tcp-established: process $M_PID is not in $M_LAB-src (start it with ip netns exec $M_LAB-src ...)"
 	fi
@@ -248,6 +251,12 @@ mig_cleanup() {
 	local p
 	touch "$M_W/stop" 2>/dev/null
 	for p in "${M_BG[@]}"; do kill "$p" 2>/dev/null; done
+	# A workload this run started ends with it, wherever it runs now.
+	if [[ -n $M_WL_KIND ]]; then
+		for p in ${M_PID:-} ${M_RPID:-}; do
+			[[ $p =~ ^[0-9]+$ ]] && kill -9 "$p" 2>/dev/null
+		done
+	fi
 	"$MIG_ROOT/bench/netlab.sh" relay-stop "$M_LAB" 2>/dev/null
 }
 

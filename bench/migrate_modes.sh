@@ -9,9 +9,9 @@
 # image except the lazy memory and then holds the tasks frozen, serving nothing (we
 # never send it a GET), until faultline criu-release ends its session.
 mig_freeze_lazy() {
-	local fifo=$M_W/log/dump.status tcp=()
+	local st=$M_W/log/dump.status tcp=()
 	((M_TCP)) && tcp=(--tcp-established --network-lock nftables)
-	rm -f "$fifo" && mkfifo "$fifo"
+	: >"$st"
 	M_CRIU_PORT=$(mig_port 1)
 	if ((M_HOT)); then
 		mig_say "hotness: tracking the write hot set for 2 s (faultline probe hotness --map)"
@@ -22,9 +22,10 @@ mig_freeze_lazy() {
 	mig_ev freeze
 	mig_bg src "$M_W/log/dump.out" "$CRIU" dump --lazy-pages --address 127.0.0.1 \
 		--port "$M_CRIU_PORT" -t "$M_PID" -D "$M_W/src/img" -o dump.log -v4 "${tcp[@]}" \
-		--status-fd 9 9>"$fifo"
+		--status-fd 9 9>"$st"
 	M_DUMP=$M_LAST
-	if ! timeout 120 head -c1 "$fifo" >/dev/null || ! mig_alive "$M_DUMP"; then
+	# --status-fd: one byte once the images are written and the tasks held frozen.
+	if ! mig_wait_for 120 eval "[[ -s $st ]] || ! mig_alive $M_DUMP" || ! mig_alive "$M_DUMP"; then
 		mig_say "criu dump --lazy-pages failed: $(tail -3 "$M_W/src/img/dump.log")"
 		return 1
 	fi
@@ -34,7 +35,7 @@ mig_freeze_lazy() {
 
 # mig_release kill|resume: end the dump's session; CRIU then kills or resumes the source.
 mig_release() {
-	"$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" --pid "$M_PID" \
+	mig_ns src "$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" --pid "$M_PID" \
 		--timeout 30 >>"$M_W/log/release.log" 2>&1 &&
 		wait "$M_DUMP" 2>/dev/null
 	local rc=$?
@@ -83,29 +84,40 @@ mig_restore() {
 	mig_say "resumed on the destination as pid $M_RPID"
 }
 
-# mig_lazy_start MODE: the page server on the source (reads the frozen tasks) and the
-# fault handler on the destination, ready before restore.
-mig_lazy_start() {
-	local port addr fifo=$M_W/log/lp.status
-	port=$(mig_port 3)
+# mig_ps_start: the page server on the source, reading the frozen tasks' memory. It
+# starts while the images cross the link.
+mig_ps_start() {
+	M_PS_PORT=$(mig_port 3)
 	mig_bg src "$M_W/log/page-server.log" "$FAULTLINE" page-server --pid "$M_PID" \
-		-D "$M_W/src/img" --address 10.213.0.1 --port "$port" "${M_TLSOPT[@]}"
+		-D "$M_W/src/img" --address 10.213.0.1 --port "$M_PS_PORT" "${M_TLSOPT[@]}"
 	M_PS=$M_LAST
-	addr=$(mig_link_addr "$port") || return 1
-	rm -f "$fifo" && mkfifo "$fifo"
+}
+
+# mig_lazy_start: the fault handler on the destination, ready before restore.
+mig_lazy_start() {
+	local addr st=$M_W/log/lp.status
+	mig_alive "$M_PS" || { mig_say "the page server failed: $(tail -2 "$M_W/log/page-server.log")"; return 1; }
+	addr=$(mig_link_addr "$M_PS_PORT") || return 1
+	: >"$st"
 	local hot=()
 	[[ -s $M_W/dst/img/hotness.map ]] && hot=(--hotness "$M_W/dst/img/hotness.map")
 	mig_bg dst "$M_W/log/lazy-pages.log" "$FAULTLINE" lazy-pages -D "$M_W/dst/img" \
 		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" "${hot[@]}" \
-		--pidfile "$M_W/dst/lazy-pages.pid" --status-fd 9 -v 9>"$fifo"
+		--pidfile "$M_W/dst/lazy-pages.pid" --status-fd 9 -v 9>"$st"
 	M_LP=$M_LAST
-	timeout 30 head -c1 "$fifo" >/dev/null || { mig_say "lazy-pages did not start"; return 1; }
-	if [[ -x $FAULTLINE ]] && ((M_PROBE)); then
-		mig_bg dst "$M_W/log/probe.err" bash -c '"$1" probe fault-latency \
+	mig_wait_for 30 eval "[[ -s $st ]] || ! mig_alive $M_LP" && mig_alive "$M_LP" ||
+		{ mig_say "lazy-pages did not start: $(tail -2 "$M_W/log/lazy-pages.log")"; return 1; }
+	if ((M_PROBE)); then
+		# The harness's own probe: the wait for it to attach is left out of the freeze
+		# (events probe/probe_attached; see migrate_report.py).
+		mig_ev probe
+		mig_bg dst "$M_W/log/probe.err" bash -c 'exec "$1" probe fault-latency \
 			--lazy-pages-pidfile "$2" --json >"$3"' _ "$FAULTLINE" "$M_W/dst/lazy-pages.pid" \
 			"$M_W/probe.jsonl"
 		M_PROBE_PID=$M_LAST
-		sleep 1
+		mig_wait_for 20 grep -q "attached:" "$M_W/log/probe.err" ||
+			mig_say "the fault-latency probe did not attach: $(tail -2 "$M_W/log/probe.err")"
+		mig_ev probe_attached
 	fi
 }
 
@@ -154,15 +166,15 @@ mig_rollback() {
 
 # mig_precopy_start FINAL: pre-copy rounds over the link into the destination's store.
 mig_precopy_start() {
-	local port addr fifo=$M_W/log/precopy.status
+	local port addr st=$M_W/precopy.status
 	port=$(mig_port 4)
-	rm -f "$fifo" && mkfifo "$fifo"
+	: >"$st"
 	mig_link_mark precopy_start
 	mig_ev precopy
 	mig_bg src "$M_W/log/precopy-send.log" bash -c '"$1" precopy send --pid "$2" \
 		--max-rounds "$3" --stop-dirty "$4" --min-shrink "$5" --final "$6" --status-fd 9 \
-		9>"$7" | "$1" pipe --listen --address 10.213.0.1 --port "$8" "${@:9}"' _ \
-		"$FAULTLINE" "$M_PID" "$M_ROUNDS" "$M_STOP_DIRTY" "$M_MIN_SHRINK" "$1" "$fifo" "$port" \
+		9>>"$7" | "$1" pipe --listen --address 10.213.0.1 --port "$8" "${@:9}"' _ \
+		"$FAULTLINE" "$M_PID" "$M_ROUNDS" "$M_STOP_DIRTY" "$M_MIN_SHRINK" "$1" "$st" "$port" \
 		--stats "$M_W/log/pipe-precopy.json" "${M_TLSOPT[@]}"
 	M_PC_SEND=$M_LAST
 	addr=$(mig_link_addr "$port") || return 1
@@ -171,9 +183,7 @@ mig_precopy_start() {
 		${addr% *} ${addr#* } "$M_W/dst/store" "$M_W/log/precopy-recv.json" "${M_TLSOPT[@]}"
 	M_PC_RECV=$M_LAST
 	# Status lines: one per round, then {"event":"rounds-done"}.
-	cat "$fifo" >"$M_W/precopy.status" &
-	M_PC_CAT=$!
-	mig_wait_for 3600 grep -q rounds-done "$M_W/precopy.status" || true
+	mig_wait_for 3600 eval "grep -q rounds-done $st || ! mig_alive $M_PC_SEND" || true
 	if ! grep -q rounds-done "$M_W/precopy.status"; then
 		mig_say "pre-copy failed: $(tail -3 "$M_W/log/precopy-send.log")"
 		return 1
@@ -191,7 +201,6 @@ mig_precopy_final() {
 	kill -USR1 "$sender"
 	wait "$M_PC_SEND" || { mig_say "pre-copy final pass failed: $(tail -2 "$M_W/log/precopy-send.log")"; return 1; }
 	wait "$M_PC_RECV" || { mig_say "pre-copy receiver failed: $(tail -2 "$M_W/log/precopy-recv.log")"; return 1; }
-	wait "$M_PC_CAT" 2>/dev/null
 	mig_link_mark precopy_end
 	mig_ev precopy_final_done
 }
@@ -250,6 +259,7 @@ mig_rollback_local() {
 
 mig_mode_post_copy() {
 	mig_freeze_lazy || return 1
+	mig_ps_start
 	mig_images || { mig_fail_frozen "the images did not arrive"; return; }
 	mig_lazy_start || { mig_fail_frozen "the lazy transfer did not start"; return; }
 	mig_link_mark postcopy_start
@@ -273,6 +283,7 @@ mig_mode_hybrid() {
 	mig_precopy_final || { mig_fail_frozen "the final pre-copy pass failed"; return; }
 	mig_images || { mig_fail_frozen "the images did not arrive"; return; }
 	mig_merge lazy || { mig_fail_frozen "merging the pre-copied pages failed"; return; }
+	mig_ps_start
 	mig_lazy_start || { mig_fail_frozen "the lazy transfer did not start"; return; }
 	mig_link_mark postcopy_start
 	mig_restore --lazy-pages || { mig_fail_frozen "restore failed"; return; }
@@ -302,7 +313,6 @@ print(json.load(open(sys.argv[1])).get("reason",""))' "$M_W/policy.json"))"
 }
 
 mig_run_mode() {
-	M_PROBE=${M_PROBE:-1}
 	mig_fact mode "$M_MODE"
 	mig_fact requested_mode "$M_REQ_MODE"
 	mig_link_mark start
