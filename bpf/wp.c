@@ -156,6 +156,8 @@ static int refresh(struct probe_wp *w, int attach)
 				continue;
 			w->new_vmas += !attach;
 			protect_new(w, &w->now, s, e);
+			if (!attach && w->on_untracked && (ret = w->on_untracked(w->untracked_arg, s, e)))
+				break;
 		}
 		ret = ranges_append(&now, s, e, 0);
 		w->registered_pages += (e - s) / 4096;
@@ -254,6 +256,8 @@ static int rescan(struct probe_wp *w, uint64_t s, uint64_t e, probe_wp_fn fn, vo
 	w->reregistered++;
 	if (!ret && !uffd_register(w, s, e) && e - s <= w->wp_max_vma)
 		uffd_protect(w, s, e);
+	if (!ret && w->on_untracked)
+		ret = w->on_untracked(w->untracked_arg, s, e);
 	return ret;
 }
 

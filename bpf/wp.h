@@ -43,6 +43,13 @@ struct probe_wp {
 	uint64_t registered_pages; /* sum of `now` */
 	unsigned new_vmas;         /* registered after attach */
 	unsigned reregistered;     /* found unregistered (munmap + mmap) and redone */
+	/* Optional, set after attach (NULL for `probe hotness`): called with
+	 * each range registered by a round whose earlier writes were not
+	 * tracked (a mapping new since attach, grown, or found unregistered and
+	 * registered again), once it is registered and protected.  A non-zero
+	 * return ends the round with it. */
+	int (*on_untracked)(void *arg, uint64_t start, uint64_t end);
+	void *untracked_arg;
 };
 
 /* Called for each run of written pages a round finds: [START, END). */
