@@ -77,6 +77,8 @@
 #    --json FILE           write the result JSON here (also WORKDIR/result.json)
 #    --verify              check the workload's memory after the migration (synth
 #                          and memcached/redis workloads; default on for --workload)
+#    --link-timeout S      post-copy: roll back when no page has arrived for S seconds
+#                          (default 10); lazy-pages keeps reconnecting until then
 #    --fail-link-after MS  test rollback: take the link down MS ms after restore
 #    --hotness             post-copy and hybrid: track the write hot set for 2 s before
 #                          the freeze (`faultline probe hotness --map`), send the map
@@ -143,6 +145,7 @@ mig_parse() {
 		-W | --work-dir) M_W=$2 ;;
 		--json) M_JSON=$2 ;;
 		--fail-link-after) M_FAIL_LINK=$2 ;;
+		--link-timeout) M_LINK_TIMEOUT=$2 ;;
 		--criu) CRIU=$2 ;;
 		*) mig_usage_err "unknown option '$1'" ;;
 		esac
@@ -159,6 +162,7 @@ mig_parse() {
 		mig_usage_err "--rounds, --stop-dirty and --freeze-budget want whole numbers"
 	[[ -z $M_PID || $M_PID =~ ^[0-9]+$ ]] || mig_usage_err "--pid wants a number, not '$M_PID'"
 	[[ -z $M_FAIL_LINK || $M_FAIL_LINK =~ ^[0-9]+$ ]] || mig_usage_err "--fail-link-after wants ms"
+	[[ $M_LINK_TIMEOUT =~ ^[1-9][0-9]*$ ]] || mig_usage_err "--link-timeout wants seconds"
 	[[ -z $M_CLIENT || $M_CLIENT =~ ^(line|redis|memcached):[0-9]+$ ]] ||
 		mig_usage_err "--client wants PROTO:PORT (line, redis or memcached), not '$M_CLIENT'"
 }

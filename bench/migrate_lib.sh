@@ -9,7 +9,7 @@ mig_defaults() {
 	BENCH_BIN=$MIG_ROOT/build/bench
 	M_PID="" M_WORKLOAD="" M_MODE=post-copy M_LAB=fl-mig M_RATE="" M_DELAY=0 M_TCP=0
 	M_CLIENT="" M_ROUNDS=5 M_STOP_DIRTY=256 M_MIN_SHRINK=1.5 M_BUDGET=500 M_W="" M_JSON=""
-	M_TLS=1 M_HOT=0 M_PROBE=1 M_VERIFY=0 M_KEEP=0 M_VERBOSE=0 M_FAIL_LINK="" M_WL_KIND="" M_WL_DIR=""
+	M_LINK_TIMEOUT=10 M_TLS=1 M_HOT=0 M_PROBE=1 M_VERIFY=0 M_KEEP=0 M_VERBOSE=0 M_FAIL_LINK="" M_WL_KIND="" M_WL_DIR=""
 	M_T0=$(date +%s%3N)
 	M_BG=()
 }
@@ -238,6 +238,8 @@ mig_client_start() {
 }
 
 mig_client_stop() {
+	# One more second of pings and throughput after the migration, for the report.
+	[[ -n ${M_PINGER:-}${M_LOADGEN:-} ]] && sleep 1
 	touch "$M_W/stop"
 	local p
 	for p in ${M_PINGER:-} ${M_LOADGEN:-}; do

@@ -35,10 +35,11 @@ mig_freeze_lazy() {
 
 # mig_release kill|resume: end the dump's session; CRIU then kills or resumes the source.
 mig_release() {
-	mig_ns src "$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls "--$1" --pid "$M_PID" \
-		--timeout 30 >>"$M_W/log/release.log" 2>&1 &&
-		wait "$M_DUMP" 2>/dev/null
-	local rc=$?
+	local rc=0
+	mig_ns src "$FAULTLINE" criu-release --address 127.0.0.1 --port "$M_CRIU_PORT" --no-tls \
+		"--$1" --pid "$M_PID" --timeout 30 >>"$M_W/log/release.log" 2>&1 || rc=$?
+	# CRIU exits 0 after --kill, and 1 ("Dumping FAILED") after rolling back.
+	if wait "$M_DUMP" 2>/dev/null; then [[ $1 == kill ]] || rc=1; else [[ $1 == resume ]] || rc=1; fi
 	mig_ev "released_$1"
 	((rc == 0)) || mig_say "criu-release --$1 failed: $(tail -2 "$M_W/log/release.log")"
 	return $rc
@@ -103,7 +104,7 @@ mig_lazy_start() {
 	[[ -s $M_W/dst/img/hotness.map ]] && hot=(--hotness "$M_W/dst/img/hotness.map")
 	mig_bg dst "$M_W/log/lazy-pages.log" "$FAULTLINE" lazy-pages -D "$M_W/dst/img" \
 		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" "${hot[@]}" \
-		--pidfile "$M_W/dst/lazy-pages.pid" --status-fd 9 -v 9>"$st"
+		--pidfile "$M_W/dst/lazy-pages.pid" --reconnect-timeout 3600 --status-fd 9 -v 9>"$st"
 	M_LP=$M_LAST
 	mig_wait_for 30 eval "[[ -s $st ]] || ! mig_alive $M_LP" && mig_alive "$M_LP" ||
 		{ mig_say "lazy-pages did not start: $(tail -2 "$M_W/log/lazy-pages.log")"; return 1; }
@@ -121,6 +122,22 @@ mig_lazy_start() {
 	fi
 }
 
+# mig_lazy_watch: wait for lazy-pages to end; 0 if it did, 1 if no page arrived for
+# M_LINK_TIMEOUT seconds (the link is dead: lazy-pages itself would retry for an hour).
+mig_lazy_watch() {
+	local last="" cur since
+	since=$(mig_now)
+	while mig_alive "$M_LP"; do
+		cur=$(tail -c 4096 "$M_W/log/lazy-pages.log" | grep -o '[0-9]*/[0-9]* pages in' | tail -1)
+		[[ $cur == "$last" ]] || { last=$cur; since=$(mig_now); }
+		if (($(mig_now) - since > M_LINK_TIMEOUT * 1000)); then
+			M_STALLED="no page arrived for $M_LINK_TIMEOUT s (at ${last:-0 pages in})"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
 # mig_lazy_finish: wait for every page to arrive; on failure roll back.
 mig_lazy_finish() {
 	local rc=0
@@ -129,6 +146,11 @@ mig_lazy_finish() {
 		mig_say "taking the link down (--fail-link-after $M_FAIL_LINK)"
 		mig_ev link_down
 		ip -n "$M_LAB-src" link set nl-src down
+	fi
+	if ! mig_lazy_watch; then
+		mig_ev stalled
+		mig_rollback "the link is dead: $M_STALLED"
+		return
 	fi
 	wait "$M_LP" || rc=$?
 	mig_ev pages_in
@@ -144,17 +166,23 @@ mig_lazy_finish() {
 		"$M_W/log/lazy-pages.log")"
 }
 
-# mig_rollback WHY: the destination's tasks are gone (lazy-pages kills them before it
-# fails); make sure, move the service address back and resume the source.
+# mig_rollback WHY: take the service address away from the destination first (so its
+# dying sockets cannot reset the clients' connections), stop lazy-pages, which kills
+# the restored tasks, make sure they are gone, and resume the source.
 mig_rollback() {
 	mig_say "ROLLBACK: $1"
 	mig_fact rollback_reason "$1"
+	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"
+	if [[ -n ${M_LP:-} ]] && mig_alive "$M_LP"; then
+		kill -TERM "$M_LP"
+		wait "$M_LP" 2>/dev/null
+	fi
 	if [[ -n ${M_RPID:-} ]] && mig_alive "$M_RPID"; then
 		kill -9 "$M_RPID" 2>/dev/null
 		mig_wait_for 5 bash -c "! kill -0 $M_RPID 2>/dev/null"
 	fi
+	[[ -n ${M_PS:-} ]] && kill "$M_PS" 2>/dev/null
 	ip -n "$M_LAB-src" link set nl-src up 2>/dev/null
-	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" src 2>>"$M_W/log/netlab.log"
 	if mig_release resume && mig_alive "$M_PID"; then
 		mig_ev rolled_back
 		mig_say "the source runs again (pid $M_PID)"

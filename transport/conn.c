@@ -351,6 +351,7 @@ int xport_conn_init(struct xport_conn *c, struct xport_endpoint *ep, int fd, con
 	c->send_op.done = send_done;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	xport_set_nodelay(fd);
+	xport_set_liveness(fd, XPORT_LIVENESS_MS); /* not TCP (a test's socketpair): no-op */
 	if (!ep->tls) {
 		c->ops = &tcp_ops;
 		c->established = 1;

@@ -85,6 +85,24 @@ int xport_listen(const char *addr, uint16_t port, int *fd, uint16_t *bound)
 	return 0;
 }
 
+int xport_set_liveness(int fd, unsigned timeout_ms)
+{
+	int one = 1, idle = timeout_ms / 3000 ? (int)(timeout_ms / 3000) : 1, intvl = 1, cnt = 3;
+	unsigned ut = timeout_ms;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut)))
+		return -errno;
+	return 0;
+}
+
+/* connect(2) waits at most this long for an answer to its SYNs (SO_SNDTIMEO), so
+ * that a caller retrying over a dead link gets control back. */
+#define XPORT_CONNECT_TIMEOUT_S 3
+
 int xport_connect(const char *addr, uint16_t port, int *fd)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -102,10 +120,17 @@ int xport_connect(const char *addr, uint16_t port, int *fd)
 			ret = -errno;
 			continue;
 		}
+		struct timeval tv = { .tv_sec = XPORT_CONNECT_TIMEOUT_S };
+
+		setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
+			tv.tv_sec = 0;
+			setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 			ret = 0;
 			break;
 		}
+		if (errno == EINPROGRESS)
+			errno = ETIMEDOUT;
 		ret = -errno;
 		close(s);
 		s = -1;

@@ -26,4 +26,11 @@ void xport_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 /* TCP_NODELAY on FD; the page protocol is request/response. Returns 0 or -errno. */
 int xport_set_nodelay(int fd);
 
+/* A link that dies without a FIN or RST (a cable pulled, a namespace's link set
+ * down) must not leave a connection waiting for ever.  Sets TCP keepalive probes
+ * and TCP_USER_TIMEOUT so that the kernel fails the socket (ETIMEDOUT) once sent
+ * data or probes stay unacknowledged for about TIMEOUT_MS.  Returns 0 or -errno. */
+#define XPORT_LIVENESS_MS 6000
+int xport_set_liveness(int fd, unsigned timeout_ms);
+
 #endif

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers for the `faultline migrate` tests (t_mig_*.sh): one migration of the synthetic
 # workload in a lab of the test's own, and checks of its result JSON.
+T_NAME=${T_NAME:-$(basename "$0" .sh)}
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
