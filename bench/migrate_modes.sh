@@ -71,8 +71,12 @@ mig_images() {
 mig_restore() {
 	local opts=(-d --pidfile "$M_W/dst/restored.pid" -o restore.log -v4)
 	((M_TCP)) && opts+=(--tcp-established --network-lock nftables)
-	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" dst 2>>"$M_W/log/netlab.log" ||
-		{ mig_say "cannot move the service address"; return 1; }
+	# The restored sockets need the service address on the destination, but the
+	# clients must keep reaching the frozen source (where CRIU's network lock drops
+	# their packets) until those sockets exist: a packet reaching the destination
+	# before would be answered with a reset. So: address first, route after restore.
+	ip -n "$M_LAB-dst" addr replace 10.213.1.1/32 dev lo 2>>"$M_W/log/netlab.log" ||
+		{ mig_say "cannot add the service address on the destination"; return 1; }
 	mig_ev restore
 	mig_ns dst "$CRIU" restore -D "$M_W/dst/img" -W "$M_W/dst/img" "${opts[@]}" "$@" \
 		>>"$M_W/log/restore.out" 2>&1 || {
@@ -81,6 +85,8 @@ mig_restore() {
 		return 1
 	}
 	mig_ev resumed
+	"$MIG_ROOT/bench/netlab.sh" service "$M_LAB" dst 2>>"$M_W/log/netlab.log" ||
+		mig_say "cannot move the clients' route to the destination"
 	M_RPID=$(cat "$M_W/dst/restored.pid")
 	mig_say "resumed on the destination as pid $M_RPID"
 }

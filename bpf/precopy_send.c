@@ -202,8 +202,39 @@ static int send_runs(struct probe_pc_ctx *c, const struct probe_pc_proc *p, cons
 	return ret;
 }
 
-/* Appends the runs of [S, E) that hold data (present or swapped, not the
- * zero page) to OUT. */
+/* 1 if any swap area is active (/proc/swaps lists more than its header). */
+static int swap_active(void)
+{
+	static int active = -1;
+	char line[256];
+	FILE *f;
+
+	if (active >= 0)
+		return active;
+	f = fopen("/proc/swaps", "re");
+	active = 1; /* unknown: assume swapped pages may exist */
+	if (f) {
+		int n = 0;
+
+		while (fgets(line, sizeof(line), f))
+			n++;
+		fclose(f);
+		active = n > 1;
+	}
+	return active;
+}
+
+/* Appends [S, E), pages PAGEMAP_SCAN called swapped, to OUT if they may really
+ * be in swap.  It also reports uffd-wp markers (which WP_UNPOPULATED leaves on
+ * pages never populated) as PAGE_IS_SWAPPED, and so does the pagemap's PM_SWAP:
+ * without an active swap area they can only be markers, holding no data. */
+static int add_swapped(uint64_t s, uint64_t e, struct probe_ranges *out)
+{
+	return swap_active() ? probe_ranges_add(out, s, e) : 0;
+}
+
+/* Appends the runs of [S, E) that hold data (present, not the zero page, or in
+ * swap) to OUT. */
 static int add_present(struct probe_pc_ctx *c, const struct probe_pc_proc *p, uint64_t s, uint64_t e,
 		       struct probe_ranges *out)
 {
@@ -225,8 +256,12 @@ static int add_present(struct probe_pc_ctx *c, const struct probe_pc_proc *p, ui
 
 		if (n < 0)
 			return errno == ENOMEM || errno == EINVAL ? 0 : -errno; /* gone meanwhile */
-		for (long i = 0; i < n && !ret; i++)
-			ret = probe_ranges_add(out, c->vec[i].start, c->vec[i].end);
+		for (long i = 0; i < n && !ret; i++) {
+			if (c->vec[i].categories & PAGE_IS_PRESENT)
+				ret = probe_ranges_add(out, c->vec[i].start, c->vec[i].end);
+			else
+				ret = add_swapped(c->vec[i].start, c->vec[i].end, out);
+		}
 		if (ret)
 			return ret;
 		if (a.walk_end >= e || (a.walk_end <= a.start && !n))

@@ -76,7 +76,13 @@ static const char usage[] =
 "                           {\"event\":\"error\",...}\n"
 "    --control-fd FD        EOF on FD starts the final pass, like SIGUSR1\n"
 "    --buffer MIB           output buffer (default 4)\n"
-"    --wp-max-vma MIB       as for `faultline probe hotness` (default 4096)\n"
+"    --wp-max-vma MIB       mappings up to this size are write-protected whole,\n"
+"                           larger ones only where populated (default 0: all\n"
+"                           only where populated).  Protecting a whole mapping\n"
+"                           leaves uffd-wp markers on its unpopulated pages, and\n"
+"                           CRIU counts those as swapped pages that it dumps.\n"
+"                           A page populated later has no protection, so the\n"
+"                           next round finds it written either way.\n"
 "    -v, --verbose          more detail on stderr\n"
 "    -h, --help             this text\n"
 "\n"
@@ -148,7 +154,7 @@ static int parse_one(struct probe_pc_opts *o, int opt, const char *arg)
 	case OPT_STATUS_FD: return fd_arg("--status-fd", arg, &o->status_fd);
 	case OPT_CONTROL_FD: return fd_arg("--control-fd", arg, &o->control_fd);
 	case OPT_BUFFER: ret = number("--buffer", arg, 1, 1024, &v); o->buf_size = (size_t)(v * 1048576); break;
-	case OPT_WP_MAX: ret = number("--wp-max-vma", arg, 1, 1 << 30, &v); o->wp_max_vma = (uint64_t)(v * 1048576); break;
+	case OPT_WP_MAX: ret = number("--wp-max-vma", arg, 0, 1 << 30, &v); o->wp_max_vma = (uint64_t)(v * 1048576); break;
 	case 'v': o->verbose++; break;
 	case OPT_FINAL:
 		if (!strcmp(arg, "data") || !strcmp(arg, "invalidate")) {
@@ -184,7 +190,7 @@ static int parse(int argc, char **argv, struct probe_pc_opts *o)
 
 	*o = (struct probe_pc_opts){ .max_rounds = 8, .stop_dirty = 256, .min_shrink = 1.25,
 				     .final = PROBE_PC_FINAL_DATA, .out_fd = STDOUT_FILENO, .status_fd = -1,
-				     .control_fd = -1, .buf_size = 4 << 20, .wp_max_vma = 4096ULL << 20,
+				     .control_fd = -1, .buf_size = 4 << 20, .wp_max_vma = 0,
 				     .stop_timeout_ms = 2000 };
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:n:i:vh", longopts, NULL)) != -1)
