@@ -191,6 +191,10 @@ mig_rollback() {
 	ip -n "$M_LAB-src" link set nl-src up 2>/dev/null
 	if mig_release resume && mig_alive "$M_PID"; then
 		mig_ev rolled_back
+		# Exactly one copy must run: the source, and nothing in the destination.
+		mig_fact rollback_dst_tasks "$(ip netns pids "$M_LAB-dst" 2>/dev/null |
+			xargs -r ps -o comm= -p | grep -cvx 'faultline\|relay')"
+		mig_fact rollback_src_alive 1
 		mig_say "the source runs again (pid $M_PID)"
 		return 3
 	fi

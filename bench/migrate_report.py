@@ -182,6 +182,8 @@ def result(wd):
     }
     if "rollback_reason" in fa:
         r["rollback_reason"] = fa["rollback_reason"]
+        r["rollback"] = {"dst_tasks_left": num(fa.get("rollback_dst_tasks")),
+                         "source_running": fa.get("rollback_src_alive") == "1"}
     pol = read_json(os.path.join(wd, "policy.json"))
     if pol is not None:
         r["policy"] = pol
