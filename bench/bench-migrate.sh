@@ -23,12 +23,14 @@
 #                working sets 8, 32, 128 MiB of 256 MiB; 512 MiB latency workload, 3 reps
 #   --out DIR    results (default docs/results); runs go to DIR/migrate-runs-MODE/
 #   --work DIR   scratch (default /tmp/faultline-bench-migrate.XXXXXX)
+#   --reps N     runs per grid point and mode (default 1 short, 3 full); the tables and
+#                the policy's evaluation use medians
 # Exit status 0 if every run migrated and verified, and the report was written.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FAULTLINE=${FAULTLINE:-$ROOT/build/faultline}
-SIZE=short OUT=$ROOT/docs/results WORK="" KEEP=0
+SIZE=short OUT=$ROOT/docs/results WORK="" KEEP=0 REPS=""
 while (($#)); do
 	case $1 in
 	--short) SIZE=short; shift ;;
@@ -36,32 +38,35 @@ while (($#)); do
 	--out) OUT=$2; shift 2 ;;
 	--work) WORK=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
+	--reps) REPS=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "bench-migrate: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
 if [[ $SIZE == short ]]; then
-	MEMS=(32) RATES=(1gbit) DIRTIES=(0 16) HOT_WSS=(4) HOT_MEM=32 HOT_RATE=100mbit
+	MEMS=(32) RATES=(1gbit) DIRTIES=(0 16) HOT_WSS=(4) HOT_MEM=32 HOT_RATE=100mbit REPS=${REPS:-1}
 	LAT=(--reps 1 --lat-mib 64 --touches 300)
 else
 	MEMS=(64 256) RATES=(100mbit 1gbit) DIRTIES=(0 4 16 48) HOT_WSS=(8 32 128) HOT_MEM=256
-	HOT_RATE=100mbit LAT=(--reps 3 --lat-mib 512 --touches 1000)
+	HOT_RATE=100mbit LAT=(--reps 3 --lat-mib 512 --touches 1000) REPS=${REPS:-3}
 fi
 MODES=(stop-and-copy pre-copy post-copy hybrid auto)
 WORK=${WORK:-$(mktemp -d /tmp/faultline-bench-migrate.XXXXXX)}
 RUNS=$OUT/migrate-runs-$SIZE
-mkdir -p "$RUNS" "$WORK" && rm -f "$RUNS"/*.json
+mkdir -p "$RUNS" "$WORK" && rm -f "$RUNS"/*.json "$RUNS"/{grid,hotness}/*.json
 T0=$SECONDS
 FAILED=()
 
 say() { printf '[bench-migrate %5ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
 
-# run NAME ARGS...: one `faultline migrate`, its JSON kept as RUNS/NAME.json.
+# run [--dir SUB] NAME ARGS...: one `faultline migrate`, its JSON kept as RUNS[/SUB]/NAME.json.
 run() {
-	local name=$1 rc=0
+	local dir=$RUNS name rc=0
+	[[ $1 == --dir ]] && { dir=$RUNS/$2; shift 2; mkdir -p "$dir"; }
+	name=$1
 	shift
 	say "$name: faultline migrate $*"
-	timeout 900 "$FAULTLINE" migrate --lab fl-bench -W "$WORK/$name" --json "$RUNS/$name.json" \
+	timeout 900 "$FAULTLINE" migrate --lab fl-bench -W "$WORK/$name" --json "$dir/$name.json" \
 		"$@" >"$WORK/$name.out" 2>&1 || rc=$?
 	sed 's/^/    /' "$WORK/$name.out" | grep -v '^\s*\[migrate' >&2
 	if ((rc != 0)); then
@@ -73,13 +78,16 @@ run() {
 }
 
 grid() {
-	local mem rate dirty mode
-	for mem in "${MEMS[@]}"; do
-		for rate in "${RATES[@]}"; do
-			for dirty in "${DIRTIES[@]}"; do
-				for mode in "${MODES[@]}"; do
-					run "grid-m${mem}-${rate}-d${dirty}-${mode}" --mode "$mode" --rate "$rate" \
-						--workload "synth:size=$mem,wss=$((mem / 4)),rate=$dirty,skew=zipf"
+	local mem rate dirty mode rep
+	for rep in $(seq 1 "$REPS"); do
+		for mem in "${MEMS[@]}"; do
+			for rate in "${RATES[@]}"; do
+				for dirty in "${DIRTIES[@]}"; do
+					for mode in "${MODES[@]}"; do
+						run --dir grid "grid-m${mem}-${rate}-d${dirty}-${mode}-r$rep" --mode "$mode" \
+							--rate "$rate" \
+							--workload "synth:size=$mem,wss=$((mem / 4)),rate=$dirty,skew=zipf"
+					done
 				done
 			done
 		done
@@ -90,7 +98,7 @@ hotness() {
 	local wss h
 	for wss in "${HOT_WSS[@]}"; do
 		for h in off on; do
-			run "hot-m${HOT_MEM}-w${wss}-$h" --mode post-copy --rate "$HOT_RATE" \
+			run --dir hotness "hot-m${HOT_MEM}-w${wss}-$h" --mode post-copy --rate "$HOT_RATE" \
 				$([[ $h == on ]] && echo --hotness) \
 				--workload "synth:size=$HOT_MEM,wss=$wss,rate=8,skew=zipf"
 		done

@@ -46,13 +46,13 @@ mig_bg() {
 	M_BG+=("$M_LAST")
 }
 
-# mig_wait_for SECS CMD...: poll CMD every 50 ms until it succeeds; 1 on timeout.
+# mig_wait_for SECS CMD...: poll CMD every 10 ms until it succeeds; 1 on timeout.
 mig_wait_for() {
 	local end=$(($(mig_now) + $1 * 1000))
 	shift
 	until "$@"; do
 		(($(mig_now) < end)) || return 1
-		sleep 0.05
+		sleep 0.01
 	done
 }
 

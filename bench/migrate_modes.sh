@@ -51,10 +51,14 @@ mig_images() {
 	port=$(mig_port 2)
 	mig_link_mark images_start
 	mig_ev images
+	: >"$M_W/log/pipe-img.port"
 	mig_bg src "$M_W/log/pipe-img-src.log" bash -c 'tar -C "$1" -cf - . |
 		"$2" pipe --listen --address 10.213.0.1 --port "$3" "${@:4}"' _ "$M_W/src/img" \
-		"$FAULTLINE" "$port" --stats "$M_W/log/pipe-img.json" "${M_TLSOPT[@]}"
+		"$FAULTLINE" "$port" --stats "$M_W/log/pipe-img.json" --status-fd 9 "${M_TLSOPT[@]}" \
+		9>"$M_W/log/pipe-img.port"
 	local tx=$M_LAST
+	# Connect once it listens (a refused connect is retried only every 100 ms).
+	mig_wait_for 10 eval "[[ -s $M_W/log/pipe-img.port ]] || ! mig_alive $tx"
 	addr=$(mig_link_addr "$port") || { mig_say "no relay for the images"; return 1; }
 	mig_ns dst bash -c '"$1" pipe --connect --address "$2" --port "$3" "${@:5}" |
 		tar -C "$4" -xf -' _ "$FAULTLINE" ${addr% *} ${addr#* } "$M_W/dst/img" \

@@ -63,8 +63,12 @@ def num(s, default=None):
 
 
 def times(ev):
+    # Total: from the first byte of pre-copy (or the freeze) until the destination has
+    # every page (restore returned, or lazy-pages is done). Releasing the source
+    # afterwards is reported apart: CRIU holds its 4-byte reply to CLOSE corked for
+    # 200 ms, and the destination no longer depends on the source by then.
     start = min([ev[k] for k in ("precopy", "freeze") if k in ev], default=None)
-    last = max([ev[k] for k in ("resumed", "pages_in", "released_kill") if k in ev], default=None)
+    last = max([ev[k] for k in ("resumed", "pages_in") if k in ev], default=None)
     t = {
         "total": last - start if start is not None and last is not None else None,
         "freeze": span(ev, "freeze", "resumed"),
@@ -74,6 +78,7 @@ def times(ev):
         "images": span(ev, "images", "images_done"),
         "restore": span(ev, "restore", "resumed"),
         "postcopy": span(ev, "resumed", "pages_in"),
+        "release": span(ev, "pages_in" if "pages_in" in ev else "resumed", "released_kill"),
     }
     probe = span(ev, "probe", "probe_attached")
     if probe is not None and t["freeze"] is not None:
