@@ -5,6 +5,8 @@
 #   NAME-src: nl-src 10.213.0.1/30, lo up      NAME-dst: nl-dst 10.213.0.2/30, lo up
 # The addresses exist only inside the two namespaces (each lab has its own pair, so
 # labs do not collide). Optional rate shaping is tc tbf on the egress of both veth
+# ends, with two bands under it: packets marked IP TOS 0x10 (low delay) before the rest;
+# both namespaces reflect a connection's TOS in their replies (tcp_reflect_tos).
 # ends. netem is not built on the platform, so latency comes from build/bench/relay
 # (bench/relay.c), a TCP relay that delays every byte, started by `netlab relay`.
 #
@@ -109,8 +111,25 @@ _nl_shape() {
 	burst=$((bps / 250 > 32768 ? bps / 250 : 32768))
 	limit=$((bps * q / 1000 > 3 * burst ? bps * q / 1000 : 3 * burst))
 	limit=$((limit > 524288 ? limit : 524288))
-	_nl_run "tbf on $ns/$dev" tc -n "$ns" qdisc replace dev "$dev" root tbf rate "$rate" \
-		burst "$burst" limit "$limit"
+	tc -n "$ns" qdisc del dev "$dev" root 2>/dev/null # the bands below are added anew
+	_nl_run "tbf on $ns/$dev" tc -n "$ns" qdisc add dev "$dev" root handle 1: tbf \
+		rate "$rate" burst "$burst" limit "$limit" || return 1
+	# Under the tbf, two bands: packets marked low-delay (IP TOS 0x10: faultline
+	# lazy-pages' fault link, and with tcp_reflect_tos the page server's replies on it)
+	# go first; everything else queues in the bulk band (the queue above). Without this,
+	# every remote fault waits behind the whole background stream's queue. htb only
+	# orders the bands here (both at RATE): the tbf sets the rate.
+	_nl_run "priority bands on $ns/$dev" tc -n "$ns" qdisc add dev "$dev" parent 1:1 \
+		handle 10: htb default 20 &&
+		_nl_run "low-delay band" tc -n "$ns" class add dev "$dev" parent 10: classid 10:10 \
+			htb rate "$rate" prio 0 quantum 60000 &&
+		_nl_run "bulk band" tc -n "$ns" class add dev "$dev" parent 10: classid 10:20 \
+			htb rate "$rate" prio 1 quantum 60000 &&
+		_nl_run "low-delay queue" tc -n "$ns" qdisc add dev "$dev" parent 10:10 bfifo \
+			limit 262144 &&
+		_nl_run "bulk queue" tc -n "$ns" qdisc add dev "$dev" parent 10:20 bfifo limit "$limit" &&
+		_nl_run "low-delay filter" tc -n "$ns" filter add dev "$dev" parent 10: protocol ip \
+			prio 1 u32 match ip tos 0x10 0xff flowid 10:10
 }
 
 # _nl_create NAME: make the namespaces and the veth pair (no IPv6 link-local address,
@@ -131,7 +150,9 @@ _nl_create() {
 		_nl_run "link up" ip -n "$n-src" link set lo up &&
 		_nl_run "link up" ip -n "$n-dst" link set lo up &&
 		_nl_run "link up" ip -n "$n-src" link set "$NETLAB_SRC_DEV" up &&
-		_nl_run "link up" ip -n "$n-dst" link set "$NETLAB_DST_DEV" up
+		_nl_run "link up" ip -n "$n-dst" link set "$NETLAB_DST_DEV" up &&
+		_nl_run "tcp_reflect_tos" ip netns exec "$n-src" sysctl -qw net.ipv4.tcp_reflect_tos=1 &&
+		_nl_run "tcp_reflect_tos" ip netns exec "$n-dst" sysctl -qw net.ipv4.tcp_reflect_tos=1
 }
 
 # _nl_client NAME: NAME-cli with a veth to each side (cli .2, side .1 of 10.213.2.0/30

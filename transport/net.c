@@ -103,7 +103,20 @@ int xport_set_liveness(int fd, unsigned timeout_ms)
  * that a caller retrying over a dead link gets control back. */
 #define XPORT_CONNECT_TIMEOUT_S 3
 
+int xport_set_tos(int fd, int family, int tos)
+{
+	int r = family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos))
+				   : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+
+	return r ? -errno : 0;
+}
+
 int xport_connect(const char *addr, uint16_t port, int *fd)
+{
+	return xport_connect_tos(addr, port, 0, fd);
+}
+
+int xport_connect_tos(const char *addr, uint16_t port, int tos, int *fd)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	char service[8];
@@ -121,6 +134,9 @@ int xport_connect(const char *addr, uint16_t port, int *fd)
 			continue;
 		}
 		struct timeval tv = { .tv_sec = XPORT_CONNECT_TIMEOUT_S };
+
+		if (tos)
+			xport_set_tos(s, ai->ai_family, tos);
 
 		setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {

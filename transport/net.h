@@ -20,6 +20,14 @@ int xport_listen(const char *addr, uint16_t port, int *fd, uint16_t *bound);
  * On success *FD is a connected close-on-exec socket.  Returns 0 or -errno. */
 int xport_connect(const char *addr, uint16_t port, int *fd);
 
+/* xport_connect, with the IP TOS / IPv6 traffic class TOS set before the SYN (0:
+ * leave it).  A source host with net.ipv4.tcp_reflect_tos=1 answers with the
+ * same TOS, so a shaper can give one connection's replies priority. */
+int xport_connect_tos(const char *addr, uint16_t port, int tos, int *fd);
+
+/* Sets FD's IP TOS (IPv4) or traffic class (IPv6) to TOS.  Returns 0 or -errno. */
+int xport_set_tos(int fd, int family, int tos);
+
 /* "192.0.2.1:7000" or "[2001:db8::1]:7000" into BUF (XPORT_ADDRSTRLEN). */
 void xport_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 

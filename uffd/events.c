@@ -27,6 +27,7 @@ static void on_fork(struct uffd_task *parent, int ufd)
 	snprintf(t->name, sizeof(t->name), "%d-%d", t->pid, ufd);
 	uffd_ranges_init(&t->todo);
 	uffd_ranges_init(&t->pending);
+	uffd_ranges_init(&t->asked);
 	ret = uffd_ranges_copy(&t->todo, &parent->todo);
 	for (size_t i = 0; !ret && i < parent->pending.n; i++) {
 		const struct uffd_range *r = &parent->pending.v[i];

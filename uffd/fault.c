@@ -3,7 +3,9 @@
  *
  *   uffd read completes (read_done)
  *     -> PAGEFAULT messages of the batch, coalesced (on_faults)
- *        -> page in flight already?     wait: the copy will wake the thread
+ *        -> page in flight already?     wait: the copy will wake the thread; but if
+ *           it is in a background request, ask for it again on the fault link
+ *           (uffd_preempt): the background reply may sit behind megabytes
  *        -> page lazy and not asked for? cut it from todo into pending, GET it
  *           (from the local pages file when its data is there: uffd_local_covers)
  *        -> otherwise                    UFFDIO_ZEROPAGE (a registered page that was never dumped)
@@ -88,6 +90,7 @@ void uffd_task_gone(struct uffd_task *t, const char *why)
 	t->exited = 1;
 	uffd_ranges_free(&t->todo);
 	uffd_ranges_free(&t->pending);
+	uffd_ranges_free(&t->asked);
 	uffd_check_done(t->ctx);
 }
 
@@ -134,6 +137,11 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 	if (fault) {
 		t->ctx->fault_reqs++;
 		uffd_prefetch_fault(t->ctx);
+		ret = uffd_ranges_add(&t->asked, r->img_start, r->img_start + (r->end - r->start), 0);
+		if (ret) {
+			free(req);
+			return ret;
+		}
 	} else {
 		t->ctx->bg_reqs++;
 	}
@@ -147,6 +155,33 @@ int uffd_request(struct uffd_task *t, const struct uffd_range *r, int fault,
 	if (req->local)
 		return t->ctx->local_fetch->submit(t->ctx, req);
 	return t->ctx->fetch->submit(t->ctx, req);
+}
+
+/* A fault on page A, already in flight (pending piece P).  If a background
+ * request carries it, that reply may be queued behind megabytes of other
+ * background data; ask for this one page again on the fault link.  Whichever
+ * reply comes first is copied, the other finds the page no longer pending. */
+static void uffd_preempt(struct uffd_task *t, const struct uffd_range *p, uint64_t a,
+			 const struct timespec *t0)
+{
+	uint64_t img = p->img_start + (a - p->start);
+	struct uffd_req *req;
+
+	if (!uffd_remote_fault_link(t->ctx) || uffd_ranges_find(&t->asked, img) ||
+	    uffd_local_covers(t, img, 1))
+		return; /* a fault request is out already, or the data is local */
+	req = calloc(1, sizeof(*req));
+	if (!req || uffd_ranges_add(&t->asked, img, img + PAGE, 0)) {
+		free(req);
+		uffd_fatal(t->ctx, "out of memory");
+		return;
+	}
+	*req = (struct uffd_req){ .task = t, .img_addr = img, .nr = 1, .fault = 1, .dup = 1,
+				  .t0 = *t0 };
+	t->ctx->fault_reqs++;
+	uffd_prefetch_fault(t->ctx);
+	if (t->ctx->fetch->submit(t->ctx, req))
+		uffd_fatal(t->ctx, "%s: cannot request page 0x%llx", t->name, (unsigned long long)a);
 }
 
 /* Faults on consecutive pages of one batch become one request. */
@@ -182,8 +217,11 @@ static void on_faults(struct uffd_task *t, uint64_t *addrs, size_t n, const stru
 		t->faults++;
 		if (a >= run_start && a < run_end)
 			continue; /* a duplicate within the batch */
-		if (uffd_ranges_find(&t->pending, a))
-			continue; /* in flight: its copy wakes this thread too */
+		const struct uffd_range *p = uffd_ranges_find(&t->pending, a);
+		if (p) {
+			uffd_preempt(t, p, a, t0); /* its copy wakes this thread too */
+			continue;
+		}
 		const struct uffd_range *r = uffd_ranges_find(&t->todo, a);
 		if (!r) {
 			uffd_trace_copy(a, PAGE, ts_ns(t0));
@@ -346,6 +384,18 @@ void uffd_deliver(struct uffd_ctx *ctx, struct uffd_req *req, const uint8_t *dat
 		ctx->fault_reqs--;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		uffd_hist_add(&ctx->stats.lat, (uint64_t)(uffd_elapsed(&req->t0, &now) * 1e9));
+		if (!t->exited && uffd_ranges_cut(&t->asked, req->img_addr, req->img_addr + req->nr * PAGE,
+						  NULL))
+			uffd_fatal(ctx, "out of memory");
+	}
+	if (req->dup) {
+		/* Its page also counts in the background request that carried it. */
+		ctx->stats.dup += req->nr;
+		free(req);
+		uffd_check_done(ctx);
+		return;
+	}
+	if (req->fault) {
 		ctx->stats.faulted += req->nr;
 	} else {
 		ctx->bg_reqs--;

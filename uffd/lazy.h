@@ -49,6 +49,7 @@ struct uffd_task {
 	char name[32];     /* "pid-uffd" for log lines */
 	struct uffd_ranges todo;    /* lazy pages nobody asked for yet */
 	struct uffd_ranges pending; /* requested; reply not copied yet */
+	struct uffd_ranges asked;   /* dump-time pages a fault request is out for */
 	struct xport_op read_op;
 	struct uffd_msg msgs[UFFD_MSG_BATCH];
 	int pidfd;                  /* readable once the process exits; -1 unknown */
@@ -64,6 +65,8 @@ struct uffd_req {
 	uint64_t img_addr, nr;
 	int fault;          /* 1: a fault waits on it; 0: background */
 	int local;          /* 1: served from the local pages file */
+	int dup;            /* 1: a fault's second request for a page already in
+			     * flight in the background (uffd_preempt) */
 	struct timespec t0; /* when the fault was read */
 	uint8_t *data;      /* owned copy, only while waiting for a retry */
 };
@@ -98,6 +101,7 @@ struct uffd_opts {
 struct uffd_stats {
 	uint64_t faulted, prefetched, zeroed, bytes;
 	uint64_t local, remote; /* pages in, by where they came from */
+	uint64_t dup;           /* pages asked for again on the fault link (not in faulted) */
 	struct uffd_hist lat;
 	struct timespec start, finish_word, all_in;
 };
@@ -169,6 +173,8 @@ void uffd_prefetch_fault(struct uffd_ctx *ctx);
  * begins the TLS handshake on the ring. */
 int uffd_remote_open(struct uffd_ctx *ctx, SSL_CTX *tls);
 void uffd_remote_start(struct uffd_ctx *ctx);
+/* 1 if fault requests have a link of their own (the server took two). */
+int uffd_remote_fault_link(const struct uffd_ctx *ctx);
 void uffd_remote_free(struct uffd_ctx *ctx);
 /* Stops the daemon once every link has closed after CLOSE. */
 void uffd_remote_check_closed(struct uffd_ctx *ctx);

@@ -215,6 +215,7 @@ static void free_ctx(struct uffd_ctx *ctx)
 		n = t->next;
 		uffd_ranges_free(&t->todo);
 		uffd_ranges_free(&t->pending);
+		uffd_ranges_free(&t->asked);
 		close(t->uffd);
 		if (t->pidfd >= 0)
 			close(t->pidfd);

@@ -21,6 +21,12 @@
 
 enum { PAGE = 4096, LINK_FAULT = 0, LINK_BG = 1 };
 
+/* The fault link asks for low delay (IPTOS_LOWDELAY): a shaper can then keep its
+ * few small packets ahead of the background stream, which otherwise fills the
+ * bottleneck's queue and adds its whole length to every fault (docs/netlab.md).
+ * The replies carry it too when the source reflects TOS (tcp_reflect_tos). */
+#define UFFD_FAULT_TOS 0x10
+
 struct link {
 	struct uffd_remote *rm;
 	int idx;
@@ -396,6 +402,8 @@ static void link_connect(struct link *l)
 		connect_done(&l->connect_op, -errno);
 		return;
 	}
+	if (l->idx == LINK_FAULT)
+		xport_set_tos(l->fd, rm->sa.ss_family, UFFD_FAULT_TOS);
 	l->connecting = 1;
 	struct io_uring_sqe *sqe = xport_ring_sqe(&rm->ctx->ring, &l->connect_op);
 	io_uring_prep_connect(sqe, l->fd, (struct sockaddr *)&rm->sa, rm->salen);
@@ -458,7 +466,7 @@ int uffd_remote_open(struct uffd_ctx *ctx, SSL_CTX *tls)
 		goto err_free;
 	/* The first connection is made before restore starts, so a wrong
 	 * address or a dead server is reported at once. */
-	ret = xport_connect(ctx->opts.address, ctx->opts.port, &fd);
+	ret = xport_connect_tos(ctx->opts.address, ctx->opts.port, UFFD_FAULT_TOS, &fd);
 	if (ret) {
 		fprintf(stderr, "lazy-pages: cannot connect to page server %s: %s\n", rm->peer,
 			strerror(-ret));
@@ -474,6 +482,11 @@ err_fini:
 err_free:
 	free(rm);
 	return ret;
+}
+
+int uffd_remote_fault_link(const struct uffd_ctx *ctx)
+{
+	return ctx->remote && ctx->remote->nr_links == 2;
 }
 
 void uffd_remote_start(struct uffd_ctx *ctx)

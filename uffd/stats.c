@@ -76,17 +76,17 @@ void uffd_summary(struct uffd_ctx *ctx)
 {
 	const struct uffd_stats *s = &ctx->stats;
 	double all = s->all_in.tv_sec ? uffd_elapsed(&s->start, &s->all_in) : -1;
-	char line[400];
+	char line[512];
 
 	snprintf(line, sizeof(line),
 		 "summary: %llu pages faulted, %llu prefetched, %llu zero-filled; %.1f MiB; "
 		 "all pages in %.3f s after restore began; fault latency p50 %.1f us, p99 %.1f us "
-		 "(%llu faults); %llu pages local, %llu remote",
+		 "(%llu faults); %llu pages local, %llu remote; %llu asked again for a fault",
 		 (unsigned long long)s->faulted, (unsigned long long)s->prefetched,
 		 (unsigned long long)s->zeroed, (double)s->bytes / (1 << 20), all,
 		 (double)uffd_hist_pct(&s->lat, 50) / 1e3, (double)uffd_hist_pct(&s->lat, 99) / 1e3,
 		 (unsigned long long)s->lat.count, (unsigned long long)s->local,
-		 (unsigned long long)s->remote);
+		 (unsigned long long)s->remote, (unsigned long long)s->dup);
 	fl_info("lazy-pages", "%s", line);
 	if (fl_log_fd() != 2)
 		fprintf(stderr, "lazy-pages: %s\n", line);

@@ -74,6 +74,7 @@ int uffd_task_add(struct uffd_ctx *ctx, int32_t pid, pid_t real_pid, int uffd)
 	snprintf(t->name, sizeof(t->name), "%d-%d", pid, uffd);
 	uffd_ranges_init(&t->todo);
 	uffd_ranges_init(&t->pending);
+	uffd_ranges_init(&t->asked);
 	t->img = image_get(ctx, pid);
 	if (!t->img) {
 		fl_err(t->name, "pid %d is not in pstree.img", pid);

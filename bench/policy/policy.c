@@ -4,6 +4,7 @@
 #include "bench/policy/policy.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,20 +35,30 @@ int bench_mode_parse(const char *s, enum bench_mode *m)
 	return -EINVAL;
 }
 
+#define MS 1e-3
+#define MS_PER_MIB (1e-3 / (1 << 20))
+
 void bench_policy_defaults(struct bench_policy_in *in)
 {
 	memset(in, 0, sizeof(*in));
-	in->state_bytes = 4u << 20;
-	/* Measured here with CRIU 4.2.1 (docs/policy.md): dump 62 ms at 16 MiB and
-	 * 186 ms at 256 MiB, restore 42 and 159 ms; lazy restore 37-57 ms
-	 * (docs/results/lazy.md); UFFDIO_COPY 3.7 GB/s (platform.md). */
+	in->state_bytes = 256u << 10;
+	/* Fitted to `faultline migrate` runs here (CRIU 4.2.1, TLS, 2 vCPUs): the
+	 * commands, the medians and the fit are in docs/policy.md. */
 	in->plat = (struct bench_policy_platform){
 		.dump_fixed_s = 0.054,
-		.dump_s_per_byte = 0.52e-3 / (1 << 20),
+		.dump_s_per_byte = 0.52 * MS_PER_MIB,
+		.lazy_dump_fixed_s = 0.1,
+		.xfer_fixed_s = 0.05,
+		.link_efficiency = 0.9,
 		.restore_fixed_s = 0.034,
-		.restore_s_per_byte = 0.49e-3 / (1 << 20),
-		.lazy_restore_fixed_s = 0.045,
+		.restore_s_per_byte = 0.49 * MS_PER_MIB,
+		.merge_s_per_byte = 0.9 * MS_PER_MIB,
+		.lazy_merge_s_per_byte = 2 * MS_PER_MIB,
+		.final_fixed_s = 0.05,
+		.lazy_restore_fixed_s = 0.1,
+		.postcopy_fixed_s = 0.1,
 		.install_s_per_byte = 1.0 / 3.7e9,
+		.precopy_fixed_s = 0.02,
 		.round_fixed_s = 0.002,
 		.page_size = 4096,
 	};
@@ -57,6 +68,17 @@ void bench_policy_defaults(struct bench_policy_in *in)
 static int bad(double v)
 {
 	return !(v >= 0 && v <= 1e300);
+}
+
+/* Every platform cost but page_size (checked apart) is a double >= 0. */
+static int bad_plat(const struct bench_policy_platform *pl)
+{
+	const double *v = (const double *)pl;
+
+	for (size_t i = 0; i < offsetof(struct bench_policy_platform, page_size) / sizeof(*v); i++)
+		if (bad(v[i]))
+			return 1;
+	return 0;
 }
 
 static int check(const struct bench_policy_in *in, char *why, size_t len)
@@ -74,10 +96,12 @@ static int check(const struct bench_policy_in *in, char *why, size_t len)
 		what = "latency must be >= 0";
 	else if (bad(in->freeze_budget_s))
 		what = "freeze budget must be >= 0";
-	else if (bad(pl->dump_fixed_s) || bad(pl->dump_s_per_byte) || bad(pl->restore_fixed_s) ||
-		 bad(pl->restore_s_per_byte) || bad(pl->lazy_restore_fixed_s) ||
-		 bad(pl->install_s_per_byte) || bad(pl->round_fixed_s))
+	else if (bad_plat(pl))
 		what = "platform costs must be >= 0";
+	else if (!(pl->link_efficiency > 0 && pl->link_efficiency <= 1))
+		what = "link efficiency must be in (0, 1]";
+	else if (in->rules.max_rounds && !(in->rules.min_shrink >= 1))
+		what = "pre-copy min_shrink must be >= 1";
 	else if (bad(pl->page_size) || pl->page_size < 512)
 		what = "page size must be >= 512";
 	if (what)
@@ -93,6 +117,13 @@ static double minf(double a, double b)
 static double maxf(double a, double b)
 {
 	return a > b ? a : b;
+}
+
+/* The link as faultline's transfers see it: the tc rate times the efficiency (TLS,
+ * TCP/IP headers, the tbf's bursts). */
+static double eff_bw(const struct bench_policy_in *in)
+{
+	return in->bandwidth * in->plat.link_efficiency;
 }
 
 /* The hot set the rounds saturate at: W, at most M; M when unknown. */
@@ -116,11 +147,11 @@ int bench_policy_rounds(const struct bench_policy_in *in, const struct bench_pol
 	double v = (double)in->mem_bytes, next, t, stop, sent = 0, time = 0;
 	unsigned n = 0;
 
-	if (!pc->max_rounds || !(pc->min_shrink >= 1) || in->bandwidth <= 0)
+	if (!pc->max_rounds || !(pc->min_shrink >= 1) || !(eff_bw(in) > 0))
 		return -EINVAL;
 	stop = (double)pc->stop_dirty_pages * in->plat.page_size;
 	for (;;) {
-		t = v / in->bandwidth + in->plat.round_fixed_s;
+		t = v / eff_bw(in) + in->plat.round_fixed_s;
 		time += t;
 		sent += v;
 		n++;
@@ -134,8 +165,14 @@ int bench_policy_rounds(const struct bench_policy_in *in, const struct bench_pol
 	out->rounds = n;
 	out->bytes_sent = (uint64_t)(sent + v);
 	out->residue_bytes = (uint64_t)v;
-	*rounds_s = time;
+	*rounds_s = in->plat.precopy_fixed_s + time;
 	return 0;
+}
+
+/* The images (S) over the link while frozen: what every lazy mode's freeze pays. */
+static double images(const struct bench_policy_in *in)
+{
+	return in->plat.xfer_fixed_s + (double)in->state_bytes / eff_bw(in);
 }
 
 /* Freeze of pre-copy without the residue: what every stop_dirty choice pays. */
@@ -143,8 +180,9 @@ static double precopy_fixed_freeze(const struct bench_policy_in *in)
 {
 	const struct bench_policy_platform *pl = &in->plat;
 
-	return pl->dump_fixed_s + (double)in->state_bytes / in->bandwidth + pl->restore_fixed_s +
-	       (double)in->mem_bytes * pl->restore_s_per_byte + 2 * in->latency_s;
+	return pl->lazy_dump_fixed_s + pl->final_fixed_s + images(in) + pl->restore_fixed_s +
+	       (double)in->mem_bytes * (pl->merge_s_per_byte + pl->restore_s_per_byte) +
+	       2 * in->latency_s;
 }
 
 /* Stop rounds once the residue costs at most 5% of the fixed freeze (and fits the
@@ -155,7 +193,11 @@ static void choose_precopy(const struct bench_policy_in *in, struct bench_policy
 	struct bench_policy_pred tmp;
 	double rs;
 
-	per_byte = 1 / in->bandwidth + in->plat.dump_s_per_byte;
+	if (in->rules.max_rounds) {
+		*pc = in->rules;
+		return;
+	}
+	per_byte = 1 / eff_bw(in) + in->plat.dump_s_per_byte;
 	stop = 0.05 * fixed / per_byte;
 	if (in->freeze_budget_s > fixed)
 		stop = minf(stop, (in->freeze_budget_s - fixed) / per_byte);
@@ -173,22 +215,22 @@ static double stall(const struct bench_policy_in *in, double remote_bytes)
 	double pg = in->plat.page_size;
 	double hot_remote = minf(in->dirty_rate > 0 || in->hot_bytes ? hot(in) : 0, remote_bytes);
 
-	return hot_remote / pg * (in->latency_s + pg / in->bandwidth);
+	return hot_remote / pg * (in->latency_s + pg / eff_bw(in));
 }
 
 static void predict(struct bench_policy *p)
 {
 	const struct bench_policy_in *in = &p->in;
 	const struct bench_policy_platform *pl = &in->plat;
-	double m = (double)in->mem_bytes, s = (double)in->state_bytes, b = in->bandwidth;
+	double m = (double)in->mem_bytes, s = (double)in->state_bytes, b = eff_bw(in);
 	double rtt2 = 2 * in->latency_s, rounds_s, res, lazy_freeze;
 	struct bench_policy_pred *sc = &p->pred[BENCH_MODE_STOP_COPY];
 	struct bench_policy_pred *pre = &p->pred[BENCH_MODE_PRECOPY];
 	struct bench_policy_pred *hy = &p->pred[BENCH_MODE_HYBRID];
 	struct bench_policy_pred *post = &p->pred[BENCH_MODE_POSTCOPY];
 
-	sc->freeze_s = pl->dump_fixed_s + m * pl->dump_s_per_byte + (m + s) / b +
-		       pl->restore_fixed_s + m * pl->restore_s_per_byte + rtt2;
+	sc->freeze_s = pl->dump_fixed_s + m * pl->dump_s_per_byte + pl->xfer_fixed_s +
+		       (m + s) / b + pl->restore_fixed_s + m * pl->restore_s_per_byte + rtt2;
 	sc->total_s = sc->freeze_s;
 	sc->bytes_sent = in->mem_bytes;
 
@@ -198,18 +240,18 @@ static void predict(struct bench_policy *p)
 	pre->total_s = rounds_s + pre->freeze_s;
 
 	/* Hines & Gopalan: post-copy moves each page once, total ~ M/B after resume;
-	 * hybrid adds pre-copy's rounds and post-copies only their residue. */
-	lazy_freeze = pl->dump_fixed_s + s / b + pl->lazy_restore_fixed_s + rtt2;
+	 * hybrid adds pre-copy's rounds and post-copies only their residue, while the
+	 * clean pages are installed from the destination's store. */
+	lazy_freeze = pl->lazy_dump_fixed_s + images(in) + pl->lazy_restore_fixed_s + rtt2;
 	*hy = *pre;
-	hy->freeze_s = lazy_freeze;
-	/* The source is released once the residue is in; the clean pages are installed
-	 * from the destination's own store meanwhile and do not hold it. */
-	hy->total_s = rounds_s + lazy_freeze + maxf(res / b, res * pl->install_s_per_byte);
+	hy->freeze_s = lazy_freeze + pl->final_fixed_s + m * pl->lazy_merge_s_per_byte;
+	hy->total_s = rounds_s + hy->freeze_s + pl->postcopy_fixed_s +
+		      maxf(res / b, (m - res) * pl->install_s_per_byte);
 	hy->stall_s = stall(in, res);
 	hy->bytes_at_risk = pre->residue_bytes;
 
 	post->freeze_s = lazy_freeze;
-	post->total_s = lazy_freeze + maxf(m / b, m * pl->install_s_per_byte);
+	post->total_s = lazy_freeze + pl->postcopy_fixed_s + m / b;
 	post->stall_s = stall(in, m);
 	post->bytes_at_risk = in->mem_bytes;
 	post->bytes_sent = in->mem_bytes;

@@ -19,17 +19,34 @@ enum bench_mode {
 	BENCH_MODE_NR,
 };
 
-/* Costs of this machine's CRIU and faultline; bench_policy_defaults() fills them with
- * values measured here (docs/policy.md, "Platform constants"). */
+/* Costs of this machine's CRIU and faultline, as `faultline migrate` sees them;
+ * bench_policy_defaults() fills them with values fitted here (docs/policy.md,
+ * "Platform constants").  Each fixed cost includes the harness's glue around it. */
 struct bench_policy_platform {
-	double dump_fixed_s;       /* criu dump without memory: freeze, parasite, images */
+	double dump_fixed_s;       /* stop-and-copy's criu dump without memory */
 	double dump_s_per_byte;    /* reading memory out of the frozen process */
+	double lazy_dump_fixed_s;  /* criu dump --lazy-pages until the images are written */
+	double xfer_fixed_s;       /* the images over the link: tar, pipe, TLS handshake */
+	double link_efficiency;    /* bytes/s through `faultline pipe` / the link rate (TLS) */
 	double restore_fixed_s;    /* criu restore without memory */
 	double restore_s_per_byte; /* criu restore reading memory from pages-*.img */
-	double lazy_restore_fixed_s; /* criu restore --lazy-pages until the task runs */
-	double install_s_per_byte; /* UFFDIO_COPY of pages already on the destination */
+	double merge_s_per_byte;   /* precopy merge --mode full (pre-copy) */
+	double lazy_merge_s_per_byte; /* precopy merge --mode lazy (hybrid) */
+	double final_fixed_s;      /* the last pre-copy pass on the frozen tasks */
+	double lazy_restore_fixed_s; /* page server, lazy-pages start, restore --lazy-pages */
+	double postcopy_fixed_s;   /* lazy-pages: last page to done */
+	double install_s_per_byte; /* hybrid: pages installed from the destination's store */
+	double precopy_fixed_s;    /* precopy send: attach (uffd, WP), connect, hand-over */
 	double round_fixed_s;      /* one pre-copy round: PAGEMAP_SCAN + protocol */
 	double page_size;          /* bytes */
+};
+
+/* Pre-copy sender's stop rules: at the first of max_rounds rounds, a round leaving
+ * <= stop_dirty_pages dirty, or a dirty set shrinking by less than min_shrink. */
+struct bench_policy_precopy {
+	unsigned max_rounds;
+	uint64_t stop_dirty_pages;
+	double min_shrink;
 };
 
 struct bench_policy_in {
@@ -41,19 +58,14 @@ struct bench_policy_in {
 	double latency_s;      /* L: RTT / remote fault latency (>= 0) */
 	double freeze_budget_s; /* F: longest acceptable freeze; 0 = no budget */
 	struct bench_policy_platform plat;
-};
-
-/* Pre-copy sender's stop rules: at the first of max_rounds rounds, a round leaving
- * <= stop_dirty_pages dirty, or a dirty set shrinking by less than min_shrink. */
-struct bench_policy_precopy {
-	unsigned max_rounds;
-	uint64_t stop_dirty_pages;
-	double min_shrink;
+	/* Pre-copy stop rules to predict with.  max_rounds 0 (the default): the policy
+	 * chooses them; set: a what-if for a sender run with these rules (calibration). */
+	struct bench_policy_precopy rules;
 };
 
 struct bench_policy_pred {
 	double freeze_s;        /* process stopped: freeze to running on the destination */
-	double total_s;         /* start to the source released */
+	double total_s;         /* start to every page on the destination */
 	double stall_s;         /* remote faults on the hot set x latency (post-copy, hybrid) */
 	uint64_t bytes_at_risk; /* only on the source after resume: lost if the link fails */
 	uint64_t bytes_sent;    /* memory bytes over the link */

@@ -19,10 +19,11 @@ static const char usage[] =
 "    faultline policy --mem SIZE --dirty-rate RATE --bandwidth RATE\n"
 "                     [--hot-set SIZE] [--latency US] [--freeze-budget MS]\n"
 "                     [--state SIZE] [--const NAME=VALUE ...] [--json]\n"
+"                     [--rounds N --stop-dirty PAGES --min-shrink F]\n"
 "\n"
 "DESCRIPTION\n"
 "    Predicts, for each mode `faultline migrate` runs, the freeze time (the process\n"
-"    is stopped) and the total time (until the source is released), and for\n"
+"    is stopped) and the total time (until the destination has every page), and for\n"
 "    post-copy and hybrid the stall (remote faults on the hot set times the\n"
 "    latency) and the bytes at risk (on the source only, lost if the link fails).\n"
 "    Then it chooses: among the modes within 10% of the best freeze and within 10%\n"
@@ -46,11 +47,20 @@ static const char usage[] =
 "                          of `faultline probe fault-latency` (default 100)\n"
 "    --freeze-budget MS    longest acceptable freeze in milliseconds (default 0:\n"
 "                          no budget)\n"
-"    --state SIZE          the non-memory images (default 4M)\n"
-"    --const NAME=VALUE    override a platform constant (repeatable):\n"
-"                          dump-fixed-ms, dump-ms-per-mib, restore-fixed-ms,\n"
-"                          restore-ms-per-mib, lazy-restore-ms, install-ms-per-mib,\n"
-"                          round-ms, page-size\n"
+"    --state SIZE          the non-memory images (default 256K)\n"
+"    --const NAME=VALUE    override a platform constant (repeatable; defaults\n"
+"                          fitted to `faultline migrate` here, docs/policy.md):\n"
+"                          dump-fixed-ms, dump-ms-per-mib, lazy-dump-ms,\n"
+"                          images-ms, link-efficiency (0..1, of --bandwidth),\n"
+"                          restore-fixed-ms, restore-ms-per-mib, merge-ms-per-mib,\n"
+"                          lazy-merge-ms-per-mib, final-ms, lazy-restore-ms,\n"
+"                          postcopy-ms, install-ms-per-mib, precopy-ms, round-ms,\n"
+"                          page-size\n"
+"    --rounds N, --stop-dirty PAGES, --min-shrink F\n"
+"                          predict pre-copy and hybrid with these stop rules (as\n"
+"                          given to `faultline precopy send`) instead of choosing\n"
+"                          them: a what-if, used to check the model against runs\n"
+"                          with fixed rules.  All three together\n"
 "    -j, --json            one JSON object instead of the table\n"
 "    -h, --help            this text\n"
 "\n"
@@ -83,18 +93,26 @@ struct pconst {
 	double unit;
 };
 
+#define PC(name, field, unit) { name, offsetof(struct bench_policy_platform, field), unit }
+#define MSMIB (1e-3 / (1 << 20))
+
 static const struct pconst consts[] = {
-	{ "dump-fixed-ms", offsetof(struct bench_policy_platform, dump_fixed_s), 1e-3 },
-	{ "dump-ms-per-mib", offsetof(struct bench_policy_platform, dump_s_per_byte),
-	  1e-3 / (1 << 20) },
-	{ "restore-fixed-ms", offsetof(struct bench_policy_platform, restore_fixed_s), 1e-3 },
-	{ "restore-ms-per-mib", offsetof(struct bench_policy_platform, restore_s_per_byte),
-	  1e-3 / (1 << 20) },
-	{ "lazy-restore-ms", offsetof(struct bench_policy_platform, lazy_restore_fixed_s), 1e-3 },
-	{ "install-ms-per-mib", offsetof(struct bench_policy_platform, install_s_per_byte),
-	  1e-3 / (1 << 20) },
-	{ "round-ms", offsetof(struct bench_policy_platform, round_fixed_s), 1e-3 },
-	{ "page-size", offsetof(struct bench_policy_platform, page_size), 1 },
+	PC("dump-fixed-ms", dump_fixed_s, 1e-3),
+	PC("dump-ms-per-mib", dump_s_per_byte, MSMIB),
+	PC("lazy-dump-ms", lazy_dump_fixed_s, 1e-3),
+	PC("images-ms", xfer_fixed_s, 1e-3),
+	PC("link-efficiency", link_efficiency, 1),
+	PC("restore-fixed-ms", restore_fixed_s, 1e-3),
+	PC("restore-ms-per-mib", restore_s_per_byte, MSMIB),
+	PC("merge-ms-per-mib", merge_s_per_byte, MSMIB),
+	PC("lazy-merge-ms-per-mib", lazy_merge_s_per_byte, MSMIB),
+	PC("final-ms", final_fixed_s, 1e-3),
+	PC("lazy-restore-ms", lazy_restore_fixed_s, 1e-3),
+	PC("postcopy-ms", postcopy_fixed_s, 1e-3),
+	PC("install-ms-per-mib", install_s_per_byte, MSMIB),
+	PC("precopy-ms", precopy_fixed_s, 1e-3),
+	PC("round-ms", round_fixed_s, 1e-3),
+	PC("page-size", page_size, 1),
 };
 
 static int number_arg(const char *flag, const char *arg, double *out)
@@ -144,7 +162,34 @@ static int rate_arg(const char *flag, const char *arg, double *out)
 	return -EINVAL;
 }
 
-enum { OPT_MEM = 0x100, OPT_DIRTY, OPT_HOT, OPT_BW, OPT_LAT, OPT_BUDGET, OPT_STATE, OPT_CONST };
+enum { OPT_MEM = 0x100, OPT_DIRTY, OPT_HOT, OPT_BW, OPT_LAT, OPT_BUDGET, OPT_STATE, OPT_CONST,
+       OPT_ROUNDS, OPT_STOP, OPT_SHRINK };
+
+/* --rounds, --stop-dirty, --min-shrink: the what-if stop rules. */
+static int rule_arg(struct bench_policy_in *in, int opt, const char *arg, unsigned *seen)
+{
+	double v;
+
+	if (number_arg(opt == OPT_ROUNDS ? "--rounds" : opt == OPT_STOP ? "--stop-dirty" :
+		       "--min-shrink", arg, &v))
+		return -EINVAL;
+	if (opt == OPT_ROUNDS && (v < 1 || v > 1000 || v != (unsigned)v)) {
+		fprintf(stderr, "policy: --rounds: '%s' is not a count from 1 to 1000\n", arg);
+		return -EINVAL;
+	}
+	if (opt == OPT_SHRINK && v < 1) {
+		fprintf(stderr, "policy: --min-shrink: '%s' is below 1\n", arg);
+		return -EINVAL;
+	}
+	if (opt == OPT_ROUNDS)
+		in->rules.max_rounds = (unsigned)v;
+	else if (opt == OPT_STOP)
+		in->rules.stop_dirty_pages = (uint64_t)v;
+	else
+		in->rules.min_shrink = v;
+	*seen |= opt == OPT_ROUNDS ? 8 : opt == OPT_STOP ? 16 : 32;
+	return 0;
+}
 
 static int apply(struct bench_policy_in *in, int opt, const char *arg, unsigned *seen)
 {
@@ -157,6 +202,7 @@ static int apply(struct bench_policy_in *in, int opt, const char *arg, unsigned 
 	case OPT_HOT: return size_arg("--hot-set", arg, &in->hot_bytes);
 	case OPT_STATE: return size_arg("--state", arg, &in->state_bytes);
 	case OPT_CONST: return set_const(in, arg);
+	case OPT_ROUNDS: case OPT_STOP: case OPT_SHRINK: return rule_arg(in, opt, arg, seen);
 	case OPT_LAT:
 		if (number_arg("--latency", arg, &v))
 			return -EINVAL;
@@ -184,6 +230,9 @@ static int parse(int argc, char **argv, struct bench_policy_in *in, int *json)
 		{ "freeze-budget", required_argument, NULL, OPT_BUDGET },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "const", required_argument, NULL, OPT_CONST },
+		{ "rounds", required_argument, NULL, OPT_ROUNDS },
+		{ "stop-dirty", required_argument, NULL, OPT_STOP },
+		{ "min-shrink", required_argument, NULL, OPT_SHRINK },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -206,7 +255,11 @@ static int parse(int argc, char **argv, struct bench_policy_in *in, int *json)
 		fprintf(stderr, "policy: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (seen != 7) {
+	if ((seen & 56) && (seen & 56) != 56) {
+		fprintf(stderr, "policy: --rounds, --stop-dirty and --min-shrink go together\n");
+		return -EINVAL;
+	}
+	if ((seen & 7) != 7) {
 		fprintf(stderr, "policy: --mem, --dirty-rate and --bandwidth are required\n"
 			"Try 'faultline policy --help'.\n");
 		return -EINVAL;

@@ -100,6 +100,15 @@ lp_summary() {
 		"$1" 2>/dev/null | tail -1
 }
 
+# lp_dup WORKDIR: pages lazy-pages asked for a second time (a fault on a page whose
+# background request was still in flight), from its summary line; fails if absent.
+lp_dup() {
+	local n
+	n=$(sed -n 's/.*; \([0-9]*\) asked again for a fault$/\1/p' "$1/lp.log" | tail -1)
+	[[ -n $n ]] || t_fail "no 'asked again' count in the lazy-pages summary"
+	echo "$n"
+}
+
 # lp_total LOG: the lazy pages handed over at restore, summed over the "restored task"
 # lines (forks after restore not counted).
 lp_total() {
