@@ -11,7 +11,10 @@
 # 2. Hotness: post-copy of a zipf workload over a 100 Mbit/s link, remote faults against
 #    its working-set size, without and with a hotness map (`faultline probe hotness --map`
 #    on the source, `lazy-pages --hotness` on the destination; migrate --hotness).
-# 3. Fault latency: the CDF of first-touch fault latency right after restore, faultline
+# 3. Pre-emption: fault latency during post-copy's background fetch over the shaped link,
+#    with lazy-pages asking again on its low-delay fault link for a page already in flight
+#    in the background (the default) and without (--no-preempt).
+# 4. Fault latency: the CDF of first-touch fault latency right after restore, faultline
 #    lazy-pages against CRIU's `criu lazy-pages` on the same images and page server
 #    (bench/bench-lazy.sh --only latency; all on one CPU).
 # Then tables (markdown) and gnuplot plots (PNG and SVG) in docs/results/.
@@ -53,7 +56,7 @@ fi
 MODES=(stop-and-copy pre-copy post-copy hybrid auto)
 WORK=${WORK:-$(mktemp -d /tmp/faultline-bench-migrate.XXXXXX)}
 RUNS=$OUT/migrate-runs-$SIZE
-mkdir -p "$RUNS" "$WORK" && rm -f "$RUNS"/*.json "$RUNS"/{grid,hotness}/*.json
+mkdir -p "$RUNS" "$WORK" && rm -f "$RUNS"/*.json "$RUNS"/{grid,hotness,preempt}/*.json
 T0=$SECONDS
 FAILED=()
 
@@ -94,6 +97,20 @@ grid() {
 	done
 }
 
+# Fault latency during the background fetch over a shaped link, with lazy-pages asking
+# again on the fault link for a faulting page still in flight in the background
+# (default) and without (--no-preempt).
+preempt() {
+	local rep p
+	for rep in $(seq 1 "$REPS"); do
+		for p in on off; do
+			run --dir preempt "pre-m${HOT_MEM}-$p-r$rep" --mode post-copy --rate "$HOT_RATE" \
+				$([[ $p == off ]] && echo --no-preempt) \
+				--workload "synth:size=$HOT_MEM,wss=$((HOT_MEM / 4)),rate=8,skew=zipf"
+		done
+	done
+}
+
 hotness() {
 	local wss h
 	for wss in "${HOT_WSS[@]}"; do
@@ -117,6 +134,7 @@ latency() {
 "$ROOT/bench/netlab.sh" down fl-bench 2>/dev/null
 grid
 hotness
+preempt
 latency
 "$ROOT/bench/netlab.sh" down fl-bench 2>/dev/null
 say "report: bench/migrate_plots.py report $RUNS $OUT ($SIZE)"

@@ -13,7 +13,7 @@
 #                      [--client line|redis|memcached:PORT] [--json FILE] [-W DIR]
 #                      [--rounds N] [--stop-dirty PAGES] [--freeze-budget MS]
 #                      [--no-tls] [--verify] [--fail-link-after MS] [--hotness]
-#                      [--no-probe] [--keep] [-v]
+#                      [--no-probe] [--no-preempt] [--keep] [-v]
 #
 #DESCRIPTION
 #    The source and the destination are two network namespaces on this machine,
@@ -85,6 +85,8 @@
 #                          with the images, and prefetch it first (lazy-pages --hotness)
 #    --no-tls              plain TCP everywhere
 #    --criu PATH           criu binary (default .deps/bin/criu, CRIU 4.2)
+#    --no-preempt          lazy-pages --no-preempt: a fault on a page in flight in the
+#                          background waits for it (for comparisons)
 #    --no-probe            do not run `faultline probe fault-latency` on the destination
 #                          (fault latency then comes from lazy-pages' own histogram)
 #    --keep                keep the page images and stores (removed on success)
@@ -128,6 +130,7 @@ mig_parse() {
 		--keep) M_KEEP=1; shift; continue ;;
 		--hotness) M_HOT=1; shift; continue ;;
 		--no-probe) M_PROBE=0; shift; continue ;;
+		--no-preempt) M_LP_EXTRA+=(--no-preempt); shift; continue ;;
 		-v) M_VERBOSE=1; shift; continue ;;
 		esac
 		(($# >= 2)) || mig_usage_err "$1 needs a value (or is unknown)"

@@ -11,7 +11,7 @@ mig_defaults() {
 	M_CLIENT="" M_ROUNDS=5 M_STOP_DIRTY=256 M_MIN_SHRINK=1.5 M_BUDGET=500 M_W="" M_JSON=""
 	M_LINK_TIMEOUT=10 M_TLS=1 M_HOT=0 M_PROBE=1 M_VERIFY=0 M_KEEP=0 M_VERBOSE=0 M_FAIL_LINK="" M_WL_KIND="" M_WL_DIR=""
 	M_T0=$(date +%s%3N)
-	M_BG=()
+	M_BG=() M_LP_EXTRA=()
 }
 
 mig_now() { date +%s%3N; }

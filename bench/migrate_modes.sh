@@ -114,6 +114,7 @@ mig_lazy_start() {
 	[[ -s $M_W/dst/img/hotness.map ]] && hot=(--hotness "$M_W/dst/img/hotness.map")
 	mig_bg dst "$M_W/log/lazy-pages.log" "$FAULTLINE" lazy-pages -D "$M_W/dst/img" \
 		--page-server --address "${addr% *}" --port "${addr#* }" "${M_TLSOPT[@]}" "${hot[@]}" \
+		"${M_LP_EXTRA[@]}" \
 		--pidfile "$M_W/dst/lazy-pages.pid" --reconnect-timeout 3600 --status-fd 9 -v 9>"$st"
 	M_LP=$M_LAST
 	mig_wait_for 30 eval "[[ -s $st ]] || ! mig_alive $M_LP" && mig_alive "$M_LP" ||

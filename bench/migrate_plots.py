@@ -218,6 +218,18 @@ def report(rdir, out, size, failed):
                "| working set MiB | hotness map | remote faults | all pages in after restore |",
                "|---|---|---|---|"]
         md += ["| %d | %s | %s | %s |" % (w, h, f, ms(t)) for w, h, f, t, _ in rows] + [""]
+    pre = load_runs(os.path.join(rdir, "preempt"))
+    if pre:
+        md += ["## Fault latency during the background fetch: asking again on the fault link", "",
+               "| run | preempt | remote faults | asked again | p50 us | p99 us | all in after restore |",
+               "|---|---|---|---|---|---|---|"]
+        for n in sorted(pre):
+            r = pre[n]
+            f = r.get("faults") or {}
+            md.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                n, "off" if "-off-" in n else "on", f.get("remote"), f.get("dup"),
+                f.get("p50_us"), f.get("p99_us"), ms(r["times_ms"].get("postcopy"))))
+        md.append("")
     if cdf_stats:
         md += ["## Fault latency after restore", "", "| daemon | faults | p50 us | p99 us |",
                "|---|---|---|---|"]

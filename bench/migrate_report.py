@@ -116,9 +116,12 @@ def faults(wd):
         if m:
             out.update(remote=int(m[1]), prefetched=int(m[2]), p50_us=float(m[3]),
                        p99_us=float(m[4]), source="lazy-pages")
-        m = re.search(r"(\d+) local", line)
+        m = re.search(r"(\d+) pages local", line)
         if m and "summary" in line:
             out["local"] = int(m[1])
+        m = re.search(r"(\d+) asked again for a fault", line)
+        if m and "summary" in line:
+            out["dup"] = int(m[1])
     for line in read_lines(os.path.join(wd, "probe.jsonl")):
         try:
             j = json.loads(line)

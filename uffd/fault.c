@@ -167,8 +167,8 @@ static void uffd_preempt(struct uffd_task *t, const struct uffd_range *p, uint64
 	uint64_t img = p->img_start + (a - p->start);
 	struct uffd_req *req;
 
-	if (!uffd_remote_fault_link(t->ctx) || uffd_ranges_find(&t->asked, img) ||
-	    uffd_local_covers(t, img, 1))
+	if (t->ctx->opts.no_preempt || !uffd_remote_fault_link(t->ctx) ||
+	    uffd_ranges_find(&t->asked, img) || uffd_local_covers(t, img, 1))
 		return; /* a fault request is out already, or the data is local */
 	req = calloc(1, sizeof(*req));
 	if (!req || uffd_ranges_add(&t->asked, img, img + PAGE, 0)) {

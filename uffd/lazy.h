@@ -96,6 +96,7 @@ struct uffd_opts {
 	unsigned bg_depth;        /* background GETs in flight */
 	int progress;             /* show progress lines */
 	const char *hotness;      /* hotness map file, or NULL */
+	int no_preempt;           /* 1: a fault never asks again for a page in flight */
 };
 
 struct uffd_stats {

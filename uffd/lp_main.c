@@ -67,6 +67,10 @@ static const char usage[] =
 "                           (written by `faultline probe hotness --map` on the source)\n"
 "    --hotness-block N      widen hot ranges to aligned blocks of N pages (power of\n"
 "                           two, default 16 = 64 KiB; 1 keeps the map's exact pages)\n"
+"    --no-preempt           a fault on a page that a background request is still\n"
+"                           fetching waits for that request; by default the page is\n"
+"                           asked for again on the fault link (marked IPTOS_LOWDELAY),\n"
+"                           since the background reply may queue behind megabytes\n"
 "    -o, --log-file FILE    log here instead of stderr\n"
 "    -v                     more detail; also shows progress when stderr is not a tty\n"
 "    --pidfile FILE, --status-fd FD, -d   as for criu lazy-pages\n"
@@ -90,6 +94,7 @@ struct lp_args {
 	double reconnect_timeout;
 	long bg_pages, bg_depth, hot_block;
 	const char *hotness;
+	int no_preempt;
 };
 
 static int number(const char *flag, const char *arg, double lo, double hi, double *out)
@@ -108,7 +113,7 @@ static int number(const char *flag, const char *arg, double lo, double hi, doubl
 static int parse_extra(struct lp_args *a, int opt, const char *arg)
 {
 	enum { OPT_PS = CLI_OPT_FIRST_FREE, OPT_RECONNECT, OPT_BG_PAGES, OPT_BG_DEPTH, OPT_HOT,
-	       OPT_HOT_BLOCK };
+	       OPT_HOT_BLOCK, OPT_NO_PREEMPT };
 	double v;
 
 	switch (opt) {
@@ -126,6 +131,7 @@ static int parse_extra(struct lp_args *a, int opt, const char *arg)
 		a->bg_depth = (long)v;
 		return 0;
 	case OPT_HOT: a->hotness = arg; return 0;
+	case OPT_NO_PREEMPT: a->no_preempt = 1; return 0;
 	case OPT_HOT_BLOCK:
 		if (number("--hotness-block", arg, 1, 4096, &v) || ((long)v & ((long)v - 1))) {
 			fprintf(stderr, "lazy-pages: --hotness-block: a power of two from 1 to 4096\n");
@@ -149,6 +155,7 @@ static int parse(int argc, char **argv, struct lp_args *a)
 		{ "bg-depth", required_argument, NULL, CLI_OPT_FIRST_FREE + 3 },
 		{ "hotness", required_argument, NULL, CLI_OPT_FIRST_FREE + 4 },
 		{ "hotness-block", required_argument, NULL, CLI_OPT_FIRST_FREE + 5 },
+		{ "no-preempt", no_argument, NULL, CLI_OPT_FIRST_FREE + 6 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -312,6 +319,7 @@ int uffd_lp_main(int argc, char **argv)
 		.reconnect_timeout = a.reconnect_timeout,
 		.bg_pages = (unsigned)a.bg_pages,
 		.bg_depth = (unsigned)a.bg_depth,
+		.no_preempt = a.no_preempt,
 		.progress = isatty(2) || a.o.verbosity > FL_LOG_INFO,
 	};
 	ctx.dir.dirfd = -1;
