@@ -194,7 +194,8 @@ mig_start_kv() {
 		mig_die "$kind does not answer on 10.213.1.1:$port: $(tail -3 "$M_W/log/unshare.log")"
 	M_PID=$(mig_child_of "$up" "${kind%-*}") || mig_die "cannot find $kind under $up"
 	proto=$kind
-	M_KV_ARGS=(--connect "10.213.1.1:$port" --proto "$proto" --keys $((mib * 1024 / 4))
+	# About MIB of data: 1 KiB values, plus the server's per-key overhead.
+	M_KV_ARGS=(--connect "10.213.1.1:$port" --proto "$proto" --keys $((mib * 800))
 		--value-size 1024)
 	mig_ns cli "$BENCH_BIN/loadgen" "${M_KV_ARGS[@]}" --fill >"$M_WL_DIR/fill.json" \
 		2>"$M_WL_DIR/fill.err" || mig_die "loadgen --fill failed: $(tail -3 "$M_WL_DIR/fill.err")"
@@ -273,8 +274,15 @@ mig_verify() {
 		[[ $(cat "$M_WL_DIR/result") == OK* ]]
 		;;
 	redis | memcached)
-		mig_ns cli "$BENCH_BIN/loadgen" "${M_KV_ARGS[@]}" --verify 2>&1 | tail -1
-		return "${PIPESTATUS[0]}"
+		local out rc=0
+		out=$(mig_ns cli "$BENCH_BIN/loadgen" "${M_KV_ARGS[@]}" --verify 2>&1) || rc=$?
+		if ((rc == 0)); then
+			echo "OK keys=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["gets"])' \
+				"$(tail -1 <<<"$out")" 2>/dev/null) values equal"
+		else
+			echo "FAIL $(tail -2 <<<"$out" | tr '\n' ' ')"
+		fi
+		return $rc
 		;;
 	*) echo "not a known workload: skipped"; return 0 ;;
 	esac
