@@ -22,13 +22,13 @@ int probe_main(int argc, char **argv);
 
 /* The commands below follow the same conventions (ARGV[0] is the command name;
  * exit status 0 success, 1 failure, 2 usage error). */
-int migrate_main(int argc, char **argv);         /* cli/migrate.c */
-int precopy_main(int argc, char **argv);         /* cli/precopy.c: send, recv, merge */
-int precopy_send_main(int argc, char **argv);
-int precopy_recv_main(int argc, char **argv);
-int precopy_merge_main(int argc, char **argv);
+int cli_migrate_main(int argc, char **argv);         /* cli/migrate.c */
+int cli_precopy_main(int argc, char **argv);         /* cli/precopy.c: send, recv, merge */
+int cli_precopy_send_main(int argc, char **argv);
+int cli_precopy_recv_main(int argc, char **argv);
+int cli_precopy_merge_main(int argc, char **argv);
 int cli_pipe_main(int argc, char **argv);        /* cli/pipe.c */
 int ps_release_main(int argc, char **argv);      /* pageserver/release.c */
-int policy_main(int argc, char **argv);          /* bench/policy/ */
+int bench_policy_main(int argc, char **argv);          /* bench/policy/ */
 
 #endif

@@ -33,11 +33,11 @@ static const struct command commands[] = {
 	{ "lazy-pages", uffd_lp_main },
 	{ "pki", cli_pki_main },
 	{ "probe", probe_main },
-	{ "migrate", migrate_main },
-	{ "precopy", precopy_main },
+	{ "migrate", cli_migrate_main },
+	{ "precopy", cli_precopy_main },
 	{ "pipe", cli_pipe_main },
 	{ "criu-release", ps_release_main },
-	{ "policy", policy_main },
+	{ "policy", bench_policy_main },
 };
 
 int main(int argc, char **argv)

@@ -34,7 +34,7 @@ static int migrate_script(char *exe, size_t elen, char *script, size_t slen)
 	return access(script, R_OK) ? -errno : 0;
 }
 
-int migrate_main(int argc, char **argv)
+int cli_migrate_main(int argc, char **argv)
 {
 	char exe[PATH_MAX], script[PATH_MAX];
 	char **args = calloc((size_t)argc + 2, sizeof(*args));

@@ -14,7 +14,7 @@ static const char precopy_usage[] =
 "\n"
 "`faultline precopy SUBCOMMAND --help` describes each one.\n";
 
-int precopy_main(int argc, char **argv)
+int cli_precopy_main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(precopy_usage, stderr);
@@ -25,11 +25,11 @@ int precopy_main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "send"))
-		return precopy_send_main(argc - 1, argv + 1);
+		return cli_precopy_send_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "recv"))
-		return precopy_recv_main(argc - 1, argv + 1);
+		return cli_precopy_recv_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "merge"))
-		return precopy_merge_main(argc - 1, argv + 1);
+		return cli_precopy_merge_main(argc - 1, argv + 1);
 	fprintf(stderr, "faultline precopy: unknown subcommand '%s'\n\n%s", argv[1], precopy_usage);
 	return 2;
 }

@@ -104,7 +104,7 @@ static int recv_stats(const char *path, const struct img_pc_recv_stats *s)
 	return fclose(f) ? -errno : 0;
 }
 
-int precopy_recv_main(int argc, char **argv)
+int cli_precopy_recv_main(int argc, char **argv)
 {
 	enum { OPT_STATS = 0x100 };
 	static const struct option longopts[] = {
@@ -185,7 +185,7 @@ static int parse_mode(const char *arg, enum img_pc_mode *mode)
 	return 0;
 }
 
-int precopy_merge_main(int argc, char **argv)
+int cli_precopy_merge_main(int argc, char **argv)
 {
 	enum { OPT_STORE = 0x100, OPT_MODE, OPT_STATS };
 	static const struct option longopts[] = {

@@ -212,7 +212,7 @@ static int parse(int argc, char **argv, struct probe_pc_opts *o)
 }
 
 #ifdef FL_NO_BPF
-int precopy_send_main(int argc, char **argv)
+int cli_precopy_send_main(int argc, char **argv)
 {
 	struct probe_pc_opts o;
 	int ret = parse(argc, argv, &o);
@@ -377,7 +377,7 @@ static int run(struct probe_pc_ctx *c, int sfd)
 	return ret;
 }
 
-int precopy_send_main(int argc, char **argv)
+int cli_precopy_send_main(int argc, char **argv)
 {
 	struct probe_pc_ctx c = { 0 };
 	int ret = parse(argc, argv, &c.o), sfd;

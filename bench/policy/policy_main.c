@@ -285,7 +285,7 @@ static void print_table(const struct bench_policy *p)
 	printf("reason: %s\n", p->reason);
 }
 
-int policy_main(int argc, char **argv)
+int bench_policy_main(int argc, char **argv)
 {
 	struct bench_policy_in in;
 	struct bench_policy p;
