@@ -38,6 +38,8 @@ struct bench_policy_platform {
 	double install_s_per_byte; /* hybrid: pages installed from the destination's store */
 	double precopy_fixed_s;    /* precopy send: attach (uffd, WP), connect, hand-over */
 	double round_fixed_s;      /* one pre-copy round: PAGEMAP_SCAN + protocol */
+	double inflight_bytes;     /* pre-copy bytes still buffered (pipe, TLS, TCP) when the
+				    * rounds end: the final pass waits for them */
 	double page_size;          /* bytes */
 };
 

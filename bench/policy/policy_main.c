@@ -47,7 +47,7 @@ static const char usage[] =
 "                          of `faultline probe fault-latency` (default 100)\n"
 "    --freeze-budget MS    longest acceptable freeze in milliseconds (default 0:\n"
 "                          no budget)\n"
-"    --state SIZE          the non-memory images (default 256K)\n"
+"    --state SIZE          the non-memory images (default 170K)\n"
 "    --const NAME=VALUE    override a platform constant (repeatable; defaults\n"
 "                          fitted to `faultline migrate` here, docs/policy.md):\n"
 "                          dump-fixed-ms, dump-ms-per-mib, lazy-dump-ms,\n"
@@ -55,12 +55,12 @@ static const char usage[] =
 "                          restore-fixed-ms, restore-ms-per-mib, merge-ms-per-mib,\n"
 "                          lazy-merge-ms-per-mib, final-ms, lazy-restore-ms,\n"
 "                          postcopy-ms, install-ms-per-mib, precopy-ms, round-ms,\n"
-"                          page-size\n"
+"                          inflight-kib, page-size\n"
 "    --rounds N, --stop-dirty PAGES, --min-shrink F\n"
 "                          predict pre-copy and hybrid with these stop rules (as\n"
 "                          given to `faultline precopy send`) instead of choosing\n"
 "                          them: a what-if, used to check the model against runs\n"
-"                          with fixed rules.  All three together\n"
+"                          with fixed rules.  All three or none.\n"
 "    -j, --json            one JSON object instead of the table\n"
 "    -h, --help            this text\n"
 "\n"
@@ -112,6 +112,7 @@ static const struct pconst consts[] = {
 	PC("install-ms-per-mib", install_s_per_byte, MSMIB),
 	PC("precopy-ms", precopy_fixed_s, 1e-3),
 	PC("round-ms", round_fixed_s, 1e-3),
+	PC("inflight-kib", inflight_bytes, 1024),
 	PC("page-size", page_size, 1),
 };
 
