@@ -136,16 +136,20 @@ mig_lazy_start() {
 # mig_lazy_watch: wait for lazy-pages to end; 0 if it did, 1 if no page arrived for
 # M_LINK_TIMEOUT seconds (the link is dead: lazy-pages itself would retry for an hour).
 mig_lazy_watch() {
-	local last="" cur since
+	local last="" cur since i=0
 	since=$(mig_now)
-	while mig_alive "$M_LP"; do
+	# Its end is noticed within 10 ms (it is part of the total time); progress is
+	# read every half second.
+	local st
+	while read -r st <"/proc/$M_LP/stat" 2>/dev/null && [[ ! $st =~ \)\ [ZX]\  ]]; do
+		sleep 0.01
+		((++i % 50)) && continue
 		cur=$(tail -c 4096 "$M_W/log/lazy-pages.log" | grep -o '[0-9]*/[0-9]* pages in' | tail -1)
 		[[ $cur == "$last" ]] || { last=$cur; since=$(mig_now); }
 		if (($(mig_now) - since > M_LINK_TIMEOUT * 1000)); then
 			M_STALLED="no page arrived for $M_LINK_TIMEOUT s (at ${last:-0 pages in})"
 			return 1
 		fi
-		sleep 0.2
 	done
 }
 
@@ -231,6 +235,15 @@ mig_precopy_start() {
 		mig_say "pre-copy failed: $(tail -3 "$M_W/log/precopy-send.log")"
 		return 1
 	fi
+	# The last round may still be on its way (pipe, TLS and socket buffers: megabytes);
+	# let the link go idle before the freeze, so the frozen final pass waits for nothing.
+	local prev=-1 cur n=0
+	while ((n < 1500)); do
+		cur=$(mig_link_bytes)
+		((cur - prev < 20000)) && break
+		prev=$cur n=$((n + 1))
+		sleep 0.02
+	done
 	mig_ev precopy_rounds_done
 	mig_say "pre-copy: $(grep -c '"round"' "$M_W/precopy.status") rounds sent"
 }
