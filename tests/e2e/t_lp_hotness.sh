@@ -100,9 +100,10 @@ t_fl_ps_wait 10 || t_fail "page-server did not stop cleanly"
 # opens it at startup, the background link after the restore), then every GET.
 bgpeer=$(sed -n 's/.* \([^ ]*\): connected (TLS).*/\1/p' "$T_OUT/ps.log" | sed -n 2p)
 [[ -n $bgpeer ]] || { t_criu_log "$T_OUT/ps.log"; t_fail "no second connection in the server log"; }
-check=$(python3 - "$map" "$T_OUT/ps.log" "$bgpeer" <<'PY'
+dup=$(lp_dup "$wd")
+check=$(python3 - "$map" "$T_OUT/ps.log" "$bgpeer" "$dup" <<'PY'
 import re, sys
-mapf, log, bgpeer = sys.argv[1:]
+mapf, log, bgpeer, ndup = sys.argv[1:]
 ranges = []                     # (vpid, start, end) in file order
 for l in open(mapf):
     if l.strip() and not l.startswith("#"):
@@ -123,12 +124,26 @@ def fail(msg):
     sys.exit(1)
 if not bg:
     fail("no background GET")
-seen = set()
-for g in bg + fault:
+# Each page once per link at most. A page on both links: a fault asked again, alone,
+# for a page still in flight in the background (lazy-pages counts these).
+seen_bg, seen_fault, again = set(), set(), 0
+for g in bg:
     for pg in g:
-        if pg in seen:
-            fail("page %d:%x fetched twice" % pg)
-        seen.add(pg)
+        if pg in seen_bg:
+            fail("page %d:%x fetched twice in the background" % pg)
+        seen_bg.add(pg)
+for g in fault:
+    for pg in g:
+        if pg in seen_fault:
+            fail("page %d:%x fetched twice on the fault link" % pg)
+        seen_fault.add(pg)
+        if pg in seen_bg:
+            if len(g) != 1:
+                fail("page %d:%x in a background GET and a %d-page fault GET" % (pg + (len(g),)))
+            again += 1
+if again != int(ndup):
+    fail("%d pages came on both links, lazy-pages says it asked again for %s" % (again, ndup))
+seen = seen_bg | seen_fault
 lead, last = 0, -1
 while lead < len(bg) and all(pg in owner for pg in bg[lead]):
     idx = {owner[pg] for pg in bg[lead]}
