@@ -110,7 +110,7 @@ mig_link_addr() {
 
 # mig_link_bytes: bytes sent plus received on the source's end of the link.
 mig_link_bytes() {
-	mig_ns src cat /proc/net/dev | awk '$1 == "nl-src:" { print $2 + $10 }'
+	mig_ns src cat /proc/net/dev | awk '$1 == "nl-src:" { printf "%.0f\n", $2 + $10 }'
 }
 
 # mig_link_mark NAME: note the link's byte count at this point of the run.

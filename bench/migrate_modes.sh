@@ -30,7 +30,17 @@ mig_freeze_lazy() {
 		return 1
 	fi
 	mig_ev dumped
-	mig_say "frozen: criu dump --lazy-pages holds the source ($(du -sh "$M_W/src/img" | cut -f1) of images)"
+	local kib
+	kib=$(du -sk "$M_W/src/img" | cut -f1)
+	mig_fact lazy_dump_images_kib "$kib"
+	mig_say "frozen: criu dump --lazy-pages holds the source ($kib KiB of images)"
+	# The lazy pages stay in the frozen tasks: images of more than a tenth of the memory
+	# mean CRIU dumped pages it should have left lazy. Keep its log for a look.
+	if ((kib > M_MEM_MIB * 1024 / 10 + 4096)); then
+		mig_say "WARNING: the lazy dump wrote $kib KiB of images for $M_MEM_MIB MiB of memory"
+		cp "$M_W/src/img/dump.log" "$M_W/log/lazy-dump-large.log" 2>/dev/null
+		M_KEEP=1
+	fi
 }
 
 # mig_release kill|resume: end the dump's session; CRIU then kills or resumes the source.
