@@ -151,7 +151,7 @@ mig_lazy_watch() {
 	# Its end is noticed within 10 ms (it is part of the total time); progress is
 	# read every half second.
 	local st
-	while read -r st <"/proc/$M_LP/stat" 2>/dev/null && [[ ! $st =~ \)\ [ZX]\  ]]; do
+	while read -r st 2>/dev/null <"/proc/$M_LP/stat" && [[ ! $st =~ \)\ [ZX]\  ]]; do
 		sleep 0.01
 		((++i % 50)) && continue
 		cur=$(tail -c 4096 "$M_W/log/lazy-pages.log" | grep -o '[0-9]*/[0-9]* pages in' | tail -1)

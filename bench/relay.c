@@ -257,6 +257,15 @@ static int conn_connect(struct conn *c)
 		return -errno;
 	c->fd[1] = fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Pass the client's IP TOS on (the accepted socket has it when the host
+	 * reflects TOS, as the lab does): a low-delay connection stays one across. */
+	if (o->target.ss_family == AF_INET) {
+		int tos = 0;
+		socklen_t len = sizeof(tos);
+
+		if (!getsockopt(c->fd[0], IPPROTO_IP, IP_TOS, &tos, &len) && tos)
+			setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	}
 	c->state = CONN_CONNECTING;
 	if (connect(fd, (struct sockaddr *)&o->target, o->target_len) == 0)
 		c->state = CONN_OPEN;

@@ -8,6 +8,11 @@
  * background request goes out, and each fault shrinks the chunk back to
  * BG_MIN pages (it doubles again with every chunk), so a faulting thread
  * never waits for a daemon and a server busy with megabytes of prefetch.
+ * When faults have their own link and pre-emption (the default with a page
+ * server that takes two connections), they never wait behind background data,
+ * and this throttle would only cap the background at a small chunk per round
+ * trip on a link with delay (512 MiB over 1 Gbit/s with 1 ms each way: 34.6 s
+ * with it, 4.7 s without); then a fault only shrinks the chunk to BG_YIELD.
  *
  * Pages whose data is in the local images (a pre-copy merge, with
  * --page-server) go first: they are cheap and need no network. */
@@ -19,9 +24,23 @@
 
 enum { BG_MIN = 16, FAULT_QUIET_MS = 5 };
 
+/* With its own link and pre-emption a fault never waits behind background data
+ * on the network (uffd_preempt), so the background need not shrink to its
+ * smallest chunks, nor stop, for it: on a link with any delay that would cap it
+ * at a chunk per round trip.  It still yields the CPU with chunks of BG_YIELD
+ * pages (one UFFDIO_COPY of 256 KiB is about 70 us here). */
+enum { BG_YIELD = 64 };
+
+static int fault_has_own_path(const struct uffd_ctx *ctx)
+{
+	return !ctx->opts.no_preempt && uffd_remote_fault_link(ctx);
+}
+
 void uffd_prefetch_fault(struct uffd_ctx *ctx)
 {
-	ctx->bg_chunk = BG_MIN < ctx->opts.bg_pages ? BG_MIN : ctx->opts.bg_pages;
+	unsigned min = fault_has_own_path(ctx) ? BG_YIELD : BG_MIN;
+
+	ctx->bg_chunk = min < ctx->opts.bg_pages ? min : ctx->opts.bg_pages;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->last_fault);
 }
 
@@ -34,7 +53,7 @@ static unsigned room_now(struct uffd_ctx *ctx)
 	unsigned room = ctx->fetch->bg_room(ctx);
 	struct timespec now;
 
-	if (!ctx->last_fault.tv_sec)
+	if (!ctx->last_fault.tv_sec || fault_has_own_path(ctx))
 		return room;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (uffd_elapsed(&ctx->last_fault, &now) * 1000 >= FAULT_QUIET_MS)
@@ -146,7 +165,8 @@ void uffd_prefetch(struct uffd_ctx *ctx)
 {
 	unsigned room;
 
-	if (!ctx->restored || ctx->closing || ctx->stopped || ctx->fault_reqs)
+	if (!ctx->restored || ctx->closing || ctx->stopped ||
+	    (ctx->fault_reqs && !fault_has_own_path(ctx)))
 		return;
 	if (prefetch_local(ctx))
 		return;
