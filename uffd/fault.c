@@ -384,6 +384,8 @@ void uffd_deliver(struct uffd_ctx *ctx, struct uffd_req *req, const uint8_t *dat
 		ctx->fault_reqs--;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		uffd_hist_add(&ctx->stats.lat, (uint64_t)(uffd_elapsed(&req->t0, &now) * 1e9));
+		if (!req->local)
+			uffd_prefetch_rtt(ctx, (uint64_t)(uffd_elapsed(&req->t0, &now) * 1e9));
 		if (!t->exited && uffd_ranges_cut(&t->asked, req->img_addr, req->img_addr + req->nr * PAGE,
 						  NULL))
 			uffd_fatal(ctx, "out of memory");

@@ -128,6 +128,11 @@ struct uffd_ctx {
 	unsigned bg_reqs;             /* background requests in flight */
 	struct timespec last_fault;   /* when the last fault request went out */
 	unsigned bg_chunk;            /* pages per background GET now (grows to bg_pages) */
+	/* Shortest remote fault round trip in the current and the last window of
+	 * UFFD_RTT_WINDOW faults (ns; 0: none yet): the path's propagation floor,
+	 * which queueing does not raise. */
+	uint64_t rtt_min_now, rtt_min_last;
+	unsigned rtt_n;
 	struct uffd_task *bg_cursor;  /* round-robin position of prefetch */
 	struct uffd_hotmap hot;       /* --hotness: ranges to prefetch first */
 	size_t hot_next;              /* the first hot range not fully requested */
@@ -176,6 +181,8 @@ int uffd_remote_open(struct uffd_ctx *ctx, SSL_CTX *tls);
 void uffd_remote_start(struct uffd_ctx *ctx);
 /* 1 if fault requests have a link of their own (the server took two). */
 int uffd_remote_fault_link(const struct uffd_ctx *ctx);
+/* Notes one remote fault's round trip (ns), for uffd_prefetch's throttle. */
+void uffd_prefetch_rtt(struct uffd_ctx *ctx, uint64_t ns);
 void uffd_remote_free(struct uffd_ctx *ctx);
 /* Stops the daemon once every link has closed after CLOSE. */
 void uffd_remote_check_closed(struct uffd_ctx *ctx);

@@ -12,7 +12,8 @@
  * server that takes two connections), they never wait behind background data,
  * and this throttle would only cap the background at a small chunk per round
  * trip on a link with delay (512 MiB over 1 Gbit/s with 1 ms each way: 34.6 s
- * with it, 4.7 s without); then a fault only shrinks the chunk to BG_YIELD.
+ * with it, 4.7 s without); on such a path a fault only shrinks the chunk to
+ * BG_YIELD.
  *
  * Pages whose data is in the local images (a pre-copy merge, with
  * --page-server) go first: they are cheap and need no network. */
@@ -24,16 +25,32 @@
 
 enum { BG_MIN = 16, FAULT_QUIET_MS = 5 };
 
-/* With its own link and pre-emption a fault never waits behind background data
- * on the network (uffd_preempt), so the background need not shrink to its
- * smallest chunks, nor stop, for it: on a link with any delay that would cap it
- * at a chunk per round trip.  It still yields the CPU with chunks of BG_YIELD
- * pages (one UFFDIO_COPY of 256 KiB is about 70 us here). */
-enum { BG_YIELD = 64 };
+/* The throttle above costs a chunk per round trip, which is nothing on a LAN
+ * and caps the background on a link with delay.  When faults have their own link
+ * and pre-emption (they never wait behind background data on the network) and
+ * the path is long (its shortest fault round trip at least LONG_PATH_US), the
+ * background keeps its depth while faults come and yields the CPU only with
+ * chunks of BG_YIELD pages (one UFFDIO_COPY of 256 KiB is about 70 us here).
+ * On loopback the CPU is the shared resource, and the throttle stays. */
+enum { BG_YIELD = 64, LONG_PATH_US = 500, UFFD_RTT_WINDOW = 64 };
+
+void uffd_prefetch_rtt(struct uffd_ctx *ctx, uint64_t ns)
+{
+	if (!ctx->rtt_min_now || ns < ctx->rtt_min_now)
+		ctx->rtt_min_now = ns;
+	if (++ctx->rtt_n >= UFFD_RTT_WINDOW) {
+		ctx->rtt_min_last = ctx->rtt_min_now;
+		ctx->rtt_min_now = 0;
+		ctx->rtt_n = 0;
+	}
+}
 
 static int fault_has_own_path(const struct uffd_ctx *ctx)
 {
-	return !ctx->opts.no_preempt && uffd_remote_fault_link(ctx);
+	uint64_t rtt = ctx->rtt_min_last ? ctx->rtt_min_last : ctx->rtt_min_now;
+
+	return !ctx->opts.no_preempt && uffd_remote_fault_link(ctx) &&
+	       rtt >= LONG_PATH_US * 1000ull;
 }
 
 void uffd_prefetch_fault(struct uffd_ctx *ctx)
