@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_net.h"
+
 static const char usage[] =
 "usage: loadgen --connect ADDR:PORT --proto redis|memcached [options]\n"
 "\n"
@@ -142,31 +144,11 @@ static int fail(struct lg *g, bool lost, const char *fmt, ...)
 
 static int dial(struct lg *g)
 {
-	char host[256], *port, *h = host;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int fd = -1, one = 1, rc;
+	char err[sizeof(g->err)];
+	int fd = bench_tcp_connect(g->connect, err, sizeof(err));
 
-	snprintf(host, sizeof(host), "%s", g->connect);
-	if (!(port = strrchr(host, ':')))
-		return fail(g, false, "--connect %s: no port", g->connect), -EINVAL;
-	*port++ = 0;
-	if (*h == '[' && port[-2] == ']')
-		h++, port[-2] = 0;
-	if ((rc = getaddrinfo(h, port, &hints, &res)))
-		return fail(g, false, "%s: %s", g->connect, gai_strerror(rc)), -EINVAL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd >= 0 && !connect(fd, ai->ai_addr, ai->ai_addrlen))
-			break;
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
 	if (fd < 0)
-		return fail(g, true, "connect %s: %s", g->connect, strerror(-rc)), rc;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		return fail(g, fd != -EINVAL, "%s", err), fd;
 	return fd;
 }
 

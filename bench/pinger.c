@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_net.h"
+
 static const char usage[] =
 "usage: pinger --connect ADDR:PORT [options]\n"
 "\n"
@@ -98,35 +100,7 @@ static void on_signal(int sig)
  * the reason in P->err. */
 static int open_conn(struct pinger *p)
 {
-	char host[256], *port;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int fd = -1, one = 1, rc;
-
-	snprintf(host, sizeof(host), "%s", p->connect);
-	port = strrchr(host, ':');
-	if (!port)
-		return snprintf(p->err, sizeof(p->err), "--connect %s: no port", p->connect), -EINVAL;
-	*port++ = 0;
-	char *h = host;
-	if (*h == '[' && port[-2] == ']')
-		h++, port[-2] = 0;
-	rc = getaddrinfo(h, port, &hints, &res);
-	if (rc)
-		return snprintf(p->err, sizeof(p->err), "%s: %s", p->connect, gai_strerror(rc)), -EINVAL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd >= 0 && !connect(fd, ai->ai_addr, ai->ai_addrlen))
-			break;
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return snprintf(p->err, sizeof(p->err), "connect %s: %s", p->connect, strerror(-rc)), rc;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
+	return bench_tcp_connect(p->connect, p->err, sizeof(p->err));
 }
 
 static void lost(struct pinger *p, const char *why)
