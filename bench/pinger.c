@@ -290,7 +290,8 @@ static int write_json(struct pinger *p)
 		"\"max_gap_at_ms\":%" PRId64 ",\"open_gap_ms\":%.3f,\"interval_ms\":%.3f,"
 		"\"rtt_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},\"conn_lost\":%s,\"error\":\"%s\"}\n",
 		p->pings, p->replies, (double)p->max_gap / 1e6, p->max_gap_at,
-		(double)(mono_ns() - p->last_reply) / 1e6, p->interval_ms, p50, p99, max,
+		p->last_reply ? (double)(mono_ns() - p->last_reply) / 1e6 : 0.0, p->interval_ms, p50,
+		p99, max,
 		p->conn_lost ? "true" : "false", err);
 	if (f != stdout && fclose(f))
 		return fprintf(stderr, "pinger: cannot write %s\n", p->json), -EIO;
