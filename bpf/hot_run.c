@@ -54,7 +54,7 @@ static struct hot_proc *new_proc(struct hot_ctx *c, pid_t pid, pid_t vpid)
 static int resolve(pid_t pid, int from_tree, pid_t *tgid, pid_t *vpid)
 {
 	const char *lvl = from_tree ? "warning: " : "";
-	int ret = probe_proc_ids(pid, tgid, vpid);
+	int ret = fl_proc_ids(pid, tgid, vpid);
 
 	if (ret) {
 		fprintf(stderr, "hotness: %spid %d: %s\n", lvl, (int)pid,
@@ -68,7 +68,7 @@ static int resolve(pid_t pid, int from_tree, pid_t *tgid, pid_t *vpid)
 	if (*tgid != pid) {
 		fprintf(stderr, "hotness: pid %d is a thread of process %d: tracking the process\n",
 			(int)pid, (int)*tgid);
-		return probe_proc_ids(*tgid, tgid, vpid);
+		return fl_proc_ids(*tgid, tgid, vpid);
 	}
 	return 0;
 }
@@ -114,7 +114,7 @@ static void discover(struct hot_ctx *c, size_t idx)
 	pid_t *kids = NULL;
 	size_t n = 0, cap = 0;
 
-	if (probe_proc_children(c->procs[idx].pid, &kids, &n, &cap) == 0)
+	if (fl_proc_children(c->procs[idx].pid, &kids, &n, &cap) == 0)
 		for (size_t i = 0; i < n; i++)
 			if (probe_hot_find(c, kids[i]) < 0)
 				add_proc(c, kids[i], 1);

@@ -440,7 +440,7 @@ static int attach_one(struct probe_pc_ctx *c, struct probe_pc_proc *p, pid_t pid
 {
 	char err[256] = "";
 	pid_t tgid;
-	int ret = probe_proc_ids(pid, &tgid, &p->vpid);
+	int ret = fl_proc_ids(pid, &tgid, &p->vpid);
 
 	if (ret) {
 		fprintf(stderr, "precopy send: pid %d: %s\n", (int)pid,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bpf/procfs.h"
+#include "common/proc.h"
 
 struct cursor {
 	const char *p, *end;
@@ -81,81 +82,6 @@ int probe_vma_is_anon_rw(const struct probe_vma *v)
 	       !strncmp(v->name, "[anon:", 6);
 }
 
-static long status_field(const char *text, size_t len, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-
-		if ((size_t)(eol - p) > kl && !memcmp(p, key, kl)) {
-			const char *last = eol;
-			uint64_t v;
-
-			while (last > p + kl && (last[-1] == ' ' || last[-1] == '\t'))
-				last--;
-			const char *f = last;
-			while (f > p + kl && f[-1] >= '0' && f[-1] <= '9')
-				f--;
-			struct cursor c = { f, last };
-			if (f == last || dec_field(&c, &v) || v > 0x7fffffff)
-				return -EINVAL;
-			return (long)v;
-		}
-		p = eol + 1;
-	}
-	return -EINVAL;
-}
-
-long probe_status_nspid(const char *text, size_t len)
-{
-	return status_field(text, len, "NSpid:");
-}
-
-long probe_status_tgid(const char *text, size_t len)
-{
-	return status_field(text, len, "Tgid:");
-}
-
-/* Reads a small /proc file whole into BUF (NUL-terminated).  Returns the
- * length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, got = 0;
-
-	if (fd < 0)
-		return -errno;
-	while ((size_t)got < size - 1 && (n = read(fd, buf + got, size - 1 - (size_t)got)) > 0)
-		got += n;
-	n = n < 0 ? -errno : got;
-	close(fd);
-	if (n >= 0)
-		buf[n] = 0;
-	return n;
-}
-
-int probe_proc_ids(pid_t pid, pid_t *tgid, pid_t *vpid)
-{
-	char path[64], buf[4096];
-	ssize_t n;
-	long t, v;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	n = read_small(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	t = probe_status_tgid(buf, (size_t)n);
-	v = probe_status_nspid(buf, (size_t)n);
-	if (t < 0 || v < 0)
-		return -EINVAL;
-	*tgid = (pid_t)t;
-	*vpid = (pid_t)v;
-	return 0;
-}
-
 int probe_proc_stat(pid_t pid, const int *fields, size_t n, uint64_t *out)
 {
 	char path[64], buf[1024], *p;
@@ -163,7 +89,7 @@ int probe_proc_stat(pid_t pid, const int *fields, size_t n, uint64_t *out)
 	ssize_t len;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	len = read_small(path, buf, sizeof(buf));
+	len = fl_proc_read(path, buf, sizeof(buf));
 	if (len < 0)
 		return (int)len;
 	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
@@ -184,18 +110,7 @@ int probe_proc_has_mm(pid_t pid)
 	char path[64], buf[256];
 
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	return read_small(path, buf, sizeof(buf)) > 0 && strtoull(buf, NULL, 10) > 0;
-}
-
-char probe_thread_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
-		return '?';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+	return fl_proc_read(path, buf, sizeof(buf)) > 0 && strtoull(buf, NULL, 10) > 0;
 }
 
 pid_t probe_pick_thread(pid_t pid)
@@ -204,7 +119,7 @@ pid_t probe_pick_thread(pid_t pid)
 	struct dirent *d;
 	pid_t found = -ESRCH;
 	DIR *dir;
-	char st = probe_thread_state(pid, pid);
+	char st = fl_thread_state(pid, pid);
 
 	if (st != 'Z' && st != 'X' && st != '?')
 		return pid;
@@ -215,57 +130,12 @@ pid_t probe_pick_thread(pid_t pid)
 	while ((d = readdir(dir)) && found < 0) {
 		pid_t tid = (pid_t)atoi(d->d_name);
 
-		st = tid > 0 ? probe_thread_state(pid, tid) : '?';
+		st = tid > 0 ? fl_thread_state(pid, tid) : '?';
 		if (st != 'Z' && st != 'X' && st != '?')
 			found = tid;
 	}
 	closedir(dir);
 	return found;
-}
-
-static int push_pid(pid_t p, pid_t **v, size_t *n, size_t *cap)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		pid_t *nv = realloc(*v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = p;
-	return 0;
-}
-
-int probe_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap)
-{
-	char path[320], buf[4096] = "";
-	struct dirent *d;
-	int ret = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while (!ret && (d = readdir(dir))) {
-		if (d->d_name[0] < '1' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, d->d_name);
-		if (read_small(path, buf, sizeof(buf)) < 0)
-			continue; /* the thread exited meanwhile */
-		for (char *s = buf, *e; !ret && *s; s = e) {
-			long c = strtol(s, &e, 10);
-
-			if (e == s)
-				break;
-			if (c > 0)
-				ret = push_pid((pid_t)c, v, n, cap);
-		}
-	}
-	closedir(dir);
-	return ret;
 }
 
 int probe_maps_for_each_anon(pid_t pid, int (*fn)(void *arg, const struct probe_vma *v), void *arg)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/proc.h" /* fl_proc_ids, fl_proc_children, fl_thread_state */
+
 struct probe_vma {
 	uint64_t start, end; /* [start, end) */
 	char perms[5];       /* "rw-p" */
@@ -26,13 +28,6 @@ int probe_maps_parse_line(const char *line, size_t len, struct probe_vma *v);
  * kernel's special mappings ([vdso], [vvar], [vsyscall], [uprobes]). */
 int probe_vma_is_anon_rw(const struct probe_vma *v);
 
-/* Parses the "NSpid:" line of a /proc/PID/status text (LEN bytes) into the
- * pid in the innermost namespace, its last field.  Returns it, or -EINVAL. */
-long probe_status_nspid(const char *text, size_t len);
-
-/* Parses "Tgid:" the same way.  Returns it, or -EINVAL. */
-long probe_status_tgid(const char *text, size_t len);
-
 /* Reads /proc/PID/maps and calls FN(ARG, vma) for each mapping for which
  * probe_vma_is_anon_rw() holds; FN returns 0 or -errno (which stops the walk
  * and is returned).  Returns 0 or -errno (-ENOENT/-ESRCH: no such process). */
@@ -44,10 +39,6 @@ int probe_maps_for_each_anon(pid_t pid, int (*fn)(void *arg, const struct probe_
  * (-ENOEXEC: none found). */
 int probe_find_syscall_insn(pid_t pid, uint64_t *ip);
 
-/* Reads /proc/PID/status: *TGID and *VPID (innermost namespace pid).
- * Returns 0, -ENOENT (no such pid) or -errno. */
-int probe_proc_ids(pid_t pid, pid_t *tgid, pid_t *vpid);
-
 /* Fields of /proc/PID/stat: OUT[i] = field FIELDS[i] (numbered as in
  * proc(5): 22 starttime, 28 startstack, 48 arg_start, 51 env_end; ascending,
  * beyond 2).  Returns 0 or -errno. */
@@ -57,16 +48,9 @@ int probe_proc_stat(pid_t pid, const int *fields, size_t n, uint64_t *out);
  * threads and zombies. */
 int probe_proc_has_mm(pid_t pid);
 
-/* The state letter of thread TID of PID (R, S, D, Z, t ...), or '?'. */
-char probe_thread_state(pid_t pid, pid_t tid);
-
 /* Picks the thread of PID to inject into: PID itself unless it is a zombie
  * (its other threads live on), else the first thread not a zombie.
  * Returns the tid or -errno (-ESRCH: every thread is gone). */
 pid_t probe_pick_thread(pid_t pid);
-
-/* Appends the children of every thread of PID to *V (grown with realloc;
- * *N entries, *CAP allocated).  Returns 0 or -errno. */
-int probe_proc_children(pid_t pid, pid_t **v, size_t *n, size_t *cap);
 
 #endif

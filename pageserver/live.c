@@ -7,7 +7,6 @@
  * pstree.img names tasks by their pid inside the dumped pid namespace.  The
  * tree under the root's host pid is walked (/proc/X/task/T/children) and
  * each task is matched by the last NSpid value of /proc/X/status. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "pageserver/source.h"
 
 struct live_proc {
@@ -29,41 +29,15 @@ struct live_tree {
 	size_t n, cap;
 };
 
-/* Reads the last NSpid value and the state letter of host pid PID. */
-static int read_status(pid_t pid, pid_t *ns, char *state)
-{
-	char path[64], line[256];
-	FILE *f;
-	int got = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "State:", 6)) {
-			char *p = line + 6;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			*state = *p;
-			got |= 1;
-		} else if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-			*ns = (pid_t)strtol(last ? last + 1 : line + 6, NULL, 10);
-			got |= 2;
-		}
-	}
-	fclose(f);
-	return got == 3 ? 0 : -EPROTO;
-}
-
 static int tree_add(struct live_tree *t, pid_t host)
 {
 	struct live_proc lp = { .host = host };
-	int ret = read_status(host, &lp.ns, &lp.state);
+	pid_t tgid;
+	int ret = fl_proc_ids(host, &tgid, &lp.ns);
 
 	if (ret)
 		return ret;
+	lp.state = fl_thread_state(host, host);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->p[i].host == host)
 			return 0;
@@ -82,40 +56,16 @@ static int tree_add(struct live_tree *t, pid_t host)
 /* Adds the children of every thread of process I of the tree. */
 static int tree_children(struct live_tree *t, size_t i)
 {
-	char path[320], buf[4096];
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
+	pid_t *kids = NULL;
+	size_t n = 0, cap = 0;
+	int ret = fl_proc_children(t->p[i].host, &kids, &n, &cap);
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->p[i].host);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while (!ret && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)t->p[i].host,
-			 de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue; /* the thread exited meanwhile */
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = 0;
-		for (char *p = buf, *end; *p; p = end) {
-			long c = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			ret = tree_add(t, (pid_t)c);
-			if (ret == -ENOENT || ret == -ESRCH)
-				ret = 0; /* exited meanwhile: a dumped one is caught below */
-			if (ret)
-				break;
-		}
+	for (size_t k = 0; !ret && k < n; k++) {
+		ret = tree_add(t, kids[k]);
+		if (ret == -ENOENT || ret == -ESRCH)
+			ret = 0; /* exited meanwhile: a dumped one is caught below */
 	}
-	closedir(d);
+	free(kids);
 	return ret;
 }
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Restored tasks: adding them at hand-off, knowing when all are done, and
  * killing them when the pages can no longer come. */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "uffd/lazy.h"
 
 static struct uffd_image *image_get(struct uffd_ctx *ctx, int32_t pid)
@@ -119,30 +119,16 @@ void uffd_check_done(struct uffd_ctx *ctx)
  * /proc/PID/task/TID/children (forks after restore included). */
 static void kill_tree(pid_t pid, int depth)
 {
-	char path[320], buf[4096];
-	struct dirent *de;
-	DIR *d;
+	pid_t *kids = NULL;
+	size_t n = 0, cap = 0;
 
 	if (pid <= 0 || depth > 64)
 		return;
 	kill(pid, SIGSTOP); /* no new children while we walk */
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, de->d_name);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = 0;
-		for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
-			kill_tree((pid_t)atoi(p), depth + 1);
-	}
-	if (d)
-		closedir(d);
+	fl_proc_children(pid, &kids, &n, &cap); /* a failure leaves what it found */
+	for (size_t i = 0; i < n; i++)
+		kill_tree(kids[i], depth + 1);
+	free(kids);
 	kill(pid, SIGKILL);
 }
 

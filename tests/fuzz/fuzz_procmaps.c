@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		(void)probe_vma_is_anon_rw(&v);
 	}
-	long a = probe_status_nspid((const char *)data, size);
-	long b = probe_status_tgid((const char *)data, size);
+	long a = fl_status_field((const char *)data, size, "NSpid:");
+	long b = fl_status_field((const char *)data, size, "Tgid:");
 
 	if ((a < 0 && a != -EINVAL) || (b < 0 && b != -EINVAL))
 		abort();

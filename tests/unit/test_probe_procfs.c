@@ -66,12 +66,12 @@ START_TEST(status_fields)
 	static const char flat[] = "Tgid:\t9\nNSpid:\t12  \n";
 	static const char none[] = "Name:\tx\nNSpidx\n";
 
-	ck_assert_int_eq(probe_status_nspid(nested, strlen(nested)), 1);
-	ck_assert_int_eq(probe_status_tgid(nested, strlen(nested)), 4242);
-	ck_assert_int_eq(probe_status_nspid(flat, strlen(flat)), 12);
-	ck_assert_int_eq(probe_status_tgid(flat, strlen(flat)), 9);
-	ck_assert_int_eq(probe_status_nspid(none, strlen(none)), -EINVAL);
-	ck_assert_int_eq(probe_status_nspid(nested, 20), -EINVAL); /* cut before it */
+	ck_assert_int_eq(fl_status_field(nested, strlen(nested), "NSpid:"), 1);
+	ck_assert_int_eq(fl_status_field(nested, strlen(nested), "Tgid:"), 4242);
+	ck_assert_int_eq(fl_status_field(flat, strlen(flat), "NSpid:"), 12);
+	ck_assert_int_eq(fl_status_field(flat, strlen(flat), "Tgid:"), 9);
+	ck_assert_int_eq(fl_status_field(none, strlen(none), "NSpid:"), -EINVAL);
+	ck_assert_int_eq(fl_status_field(nested, 20, "NSpid:"), -EINVAL); /* cut before it */
 }
 END_TEST
 
@@ -94,7 +94,7 @@ START_TEST(readers_on_self)
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	ck_assert_int_eq(probe_maps_for_each_anon(getpid(), find_base, want), 0);
 	ck_assert_uint_eq(want[1], 1);
-	ck_assert_int_eq(probe_proc_ids(getpid(), &tgid, &vpid), 0);
+	ck_assert_int_eq(fl_proc_ids(getpid(), &tgid, &vpid), 0);
 	ck_assert_int_eq(tgid, getpid());
 	ck_assert_int_gt(vpid, 0);
 	ck_assert_int_eq(probe_find_syscall_insn(getpid(), &ip), 0);
@@ -106,7 +106,7 @@ START_TEST(readers_on_self)
 	ck_assert_uint_gt(st[2], 0x1000); /* startstack */
 	ck_assert_int_eq(probe_pick_thread(getpid()), getpid());
 	ck_assert_int_eq(probe_proc_has_mm(getpid()), 1);
-	ck_assert_int_eq(probe_proc_ids(0x7ffffff0, &tgid, &vpid), -ENOENT);
+	ck_assert_int_eq(fl_proc_ids(0x7ffffff0, &tgid, &vpid), -ENOENT);
 	munmap(p, 8 * 4096);
 }
 END_TEST
